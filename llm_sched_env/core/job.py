@@ -1,0 +1,156 @@
+"""Realized jobs: the full DAG of a compound-LLM request, including its hidden parts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+REGULAR = 0
+LLM = 1
+KIND_NAMES = ("regular", "llm")
+KIND_CODES = {name: code for code, name in enumerate(KIND_NAMES)}
+
+
+class JobSpecError(ValueError):
+    """A job specification is malformed; the message names the offending field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.reason = message
+
+
+def _check_number(value: object, field_name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise JobSpecError(field_name, f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise JobSpecError(field_name, f"must be finite, got {value!r}")
+    if value < 0:
+        raise JobSpecError(field_name, f"must be >= 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, eq=True)
+class JobSpec:
+    """One realized job: every stage it will ever run, with true durations.
+
+    Stages are indexed by their position ``0..n-1``. A stage with ``revealed_by[i] = k``
+    does not exist for the scheduler until stage ``k`` finishes (topological uncertainty);
+    ``None`` means it is visible when the job arrives. ``durations`` are hidden from
+    schedulers until a stage finishes; ``estimates`` are what a scheduler may see.
+    """
+
+    job_id: int
+    app: str
+    arrival: float
+    kinds: tuple[int, ...]
+    durations: tuple[float, ...]
+    estimates: tuple[float, ...]
+    parents: tuple[tuple[int, ...], ...]
+    revealed_by: tuple[int | None, ...]
+    children: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+    reveals: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+    visible_at_arrival: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.job_id, bool) or not isinstance(self.job_id, int) or self.job_id < 0:
+            raise JobSpecError("job_id", f"must be a non-negative integer, got {self.job_id!r}")
+        if not isinstance(self.app, str) or not self.app:
+            raise JobSpecError("app", f"must be a non-empty string, got {self.app!r}")
+        object.__setattr__(self, "arrival", _check_number(self.arrival, "arrival"))
+        n = len(self.kinds)
+        if n == 0:
+            raise JobSpecError("stages", "a job needs at least one stage")
+        for name in ("durations", "estimates", "parents", "revealed_by"):
+            if len(getattr(self, name)) != n:
+                raise JobSpecError(name, f"has {len(getattr(self, name))} entries for {n} stages")
+        for i, kind in enumerate(self.kinds):
+            if kind not in (REGULAR, LLM):
+                raise JobSpecError(f"stages[{i}].kind", f"unknown kind {kind!r}")
+        object.__setattr__(
+            self,
+            "durations",
+            tuple(_check_number(d, f"stages[{i}].duration") for i, d in enumerate(self.durations)),
+        )
+        object.__setattr__(
+            self,
+            "estimates",
+            tuple(_check_number(e, f"stages[{i}].estimate") for i, e in enumerate(self.estimates)),
+        )
+        children: list[list[int]] = [[] for _ in range(n)]
+        reveals: list[list[int]] = [[] for _ in range(n)]
+        for i, (parents, revealer) in enumerate(zip(self.parents, self.revealed_by)):
+            if len(set(parents)) != len(parents):
+                raise JobSpecError(f"stages[{i}].parents", f"duplicate parent in {list(parents)}")
+            for p in parents:
+                if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < n:
+                    raise JobSpecError(f"stages[{i}].parents", f"unknown parent {p!r}")
+                if p == i:
+                    raise JobSpecError(f"stages[{i}].parents", "a stage cannot be its own parent")
+                children[p].append(i)
+            if revealer is not None:
+                if not isinstance(revealer, int) or isinstance(revealer, bool) or not 0 <= revealer < n:
+                    raise JobSpecError(f"stages[{i}].revealed_by", f"unknown stage {revealer!r}")
+                if revealer == i:
+                    raise JobSpecError(f"stages[{i}].revealed_by", "a stage cannot reveal itself")
+                reveals[revealer].append(i)
+        _check_acyclic(self.parents, self.revealed_by)
+        object.__setattr__(self, "children", tuple(map(tuple, children)))
+        object.__setattr__(self, "reveals", tuple(map(tuple, reveals)))
+        object.__setattr__(
+            self, "visible_at_arrival", tuple(i for i, r in enumerate(self.revealed_by) if r is None)
+        )
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.kinds)
+
+    def critical_path(self) -> float:
+        """Longest chain of true durations through parent and reveal edges.
+
+        No schedule can finish the job sooner after its arrival.
+        """
+        finish = [0.0] * self.num_stages
+        for i in _topological_order(self.parents, self.revealed_by):
+            start = max((finish[p] for p in self.parents[i]), default=0.0)
+            revealer = self.revealed_by[i]
+            if revealer is not None:
+                start = max(start, finish[revealer])
+            finish[i] = start + self.durations[i]
+        return max(finish)
+
+    def work(self, kind: int) -> float:
+        """Total true duration of the stages of one executor kind."""
+        return sum(d for d, k in zip(self.durations, self.kinds) if k == kind)
+
+
+def _predecessors(parents: tuple[tuple[int, ...], ...], revealed_by: tuple[int | None, ...]) -> list[list[int]]:
+    return [list(ps) + ([r] if r is not None else []) for ps, r in zip(parents, revealed_by)]
+
+
+def _topological_order(
+    parents: tuple[tuple[int, ...], ...], revealed_by: tuple[int | None, ...]
+) -> list[int]:
+    """Kahn's order over parent and reveal edges; shorter than n when there is a cycle."""
+    preds = _predecessors(parents, revealed_by)
+    succs: list[list[int]] = [[] for _ in preds]
+    indegree = [len(p) for p in preds]
+    for i, ps in enumerate(preds):
+        for p in ps:
+            succs[p].append(i)
+    order = [i for i, d in enumerate(indegree) if d == 0]
+    for i in order:
+        for s in succs[i]:
+            indegree[s] -= 1
+            if indegree[s] == 0:
+                order.append(s)
+    return order
+
+
+def _check_acyclic(parents: tuple[tuple[int, ...], ...], revealed_by: tuple[int | None, ...]) -> None:
+    order = _topological_order(parents, revealed_by)
+    if len(order) < len(parents):
+        stuck = sorted(set(range(len(parents))) - set(order))
+        raise JobSpecError(
+            "stages", f"parent/revealed_by edges form a cycle through stages {stuck}"
+        )

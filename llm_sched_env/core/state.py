@@ -1,0 +1,46 @@
+"""Run-time state of a job inside the simulator."""
+
+from __future__ import annotations
+
+from llm_sched_env.core.job import JobSpec
+
+HIDDEN = 0
+BLOCKED = 1
+READY = 2
+RUNNING = 3
+DONE = 4
+STATUS_NAMES = ("hidden", "blocked", "ready", "running", "done")
+
+
+class JobState:
+    """A job in the system: which stages are revealed, ready, running or done.
+
+    ``since[i]`` is the time stage ``i`` entered its current status. ``rank`` is the
+    job's position in arrival order (ties broken by ``job_id``).
+    """
+
+    __slots__ = ("spec", "rank", "status", "since", "pending_parents", "remaining")
+
+    def __init__(self, spec: JobSpec, rank: int, now: float) -> None:
+        self.spec = spec
+        self.rank = rank
+        n = spec.num_stages
+        self.status = bytearray(n)
+        self.since = [now] * n
+        self.pending_parents = [len(p) for p in spec.parents]
+        self.remaining = n
+
+    @property
+    def job_id(self) -> int:
+        return self.spec.job_id
+
+    @property
+    def app(self) -> str:
+        return self.spec.app
+
+    @property
+    def arrival(self) -> float:
+        return self.spec.arrival
+
+    def revealed_stages(self) -> list[int]:
+        return [i for i, s in enumerate(self.status) if s != HIDDEN]

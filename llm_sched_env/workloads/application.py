@@ -1,0 +1,49 @@
+"""The interface every application implements, and shared sampling helpers."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from llm_sched_env.core import JobSpec
+
+# Llama-2-7B on one A100/A800 decodes about 90 tokens/s for a single stream
+# (DESIGN.md section 2; the paper's testbed is Llama2-7B on an A800, Sec. II).
+DECODE_TOKENS_PER_SECOND = 90.0
+
+
+@runtime_checkable
+class Application(Protocol):
+    """A compound-LLM application: draws one realized job, hidden parts included.
+
+    ``name`` is the app name used in traces and by priority policies. ``sample`` must
+    draw all randomness from ``rng`` so that a seeded workload is reproducible.
+    """
+
+    name: str
+
+    def sample(self, rng: np.random.Generator, job_id: int, arrival: float) -> JobSpec: ...
+
+
+def lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
+    """A lognormal draw with the given mean and coefficient of variation."""
+    if cv == 0:
+        return mean
+    sigma2 = math.log1p(cv * cv)
+    return float(rng.lognormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2)))
+
+
+def check_positive(owner: str, **values: float) -> None:
+    """Raise ``ValueError`` naming the first field that is not a finite positive number."""
+    for name, value in values.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{owner}.{name}: must be a finite number > 0, got {value!r}")
+
+
+def check_non_negative(owner: str, **values: float) -> None:
+    """Raise ``ValueError`` naming the first field that is not a finite number >= 0."""
+    for name, value in values.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{owner}.{name}: must be a finite number >= 0, got {value!r}")

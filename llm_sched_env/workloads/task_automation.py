@@ -1,0 +1,102 @@
+"""Task automation with HuggingGPT on TaskBench: a planner LLM reveals a graph of tool calls."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import numpy as np
+
+from llm_sched_env.core import LLM, REGULAR, JobSpec
+from llm_sched_env.workloads.application import (
+    DECODE_TOKENS_PER_SECOND,
+    check_non_negative,
+    check_positive,
+    lognormal,
+)
+
+# TaskBench (Shen et al. 2023), HuggingFace-tools domain, shapes after verification:
+# single node 40.6 %, chain 48.3 %, DAG 11.1 %.
+SHAPE_PROBABILITIES = {"single": 0.406, "chain": 0.483, "dag": 0.111}
+# TaskBench's back-instruct sampler: weights of the number of tool nodes in chains and DAGs.
+NODE_COUNT_WEIGHTS = {2: 0.10, 3: 0.20, 4: 0.30, 5: 0.20, 6: 0.10, 7: 0.05, 8: 0.025, 9: 0.025, 10: 0.025}
+MIN_DAG_NODES = 3  # TaskBench: a DAG has at least 3 nodes
+
+
+class _Categorical:
+    """Draws one of ``values`` with probability proportional to ``weights``."""
+
+    def __init__(self, values: list[int], weights: list[float]) -> None:
+        self.values = values
+        cumulative = np.cumsum(weights)
+        self.cumulative = (cumulative / cumulative[-1]).tolist()
+
+    def draw(self, rng: np.random.Generator) -> int:
+        return self.values[bisect_right(self.cumulative, rng.random())]
+
+
+_SHAPES = _Categorical([0, 1, 2], list(SHAPE_PROBABILITIES.values()))
+_CHAIN_NODES = _Categorical(list(NODE_COUNT_WEIGHTS), list(NODE_COUNT_WEIGHTS.values()))
+_DAG_NODES = _Categorical(
+    [n for n in NODE_COUNT_WEIGHTS if n >= MIN_DAG_NODES],
+    [w for n, w in NODE_COUNT_WEIGHTS.items() if n >= MIN_DAG_NODES],
+)
+
+
+@dataclass(frozen=True)
+class TaskAutomation:
+    """HuggingGPT: ``planner (LLM) -> tool graph (regular) -> response (LLM)``.
+
+    Only the planner is visible at arrival. When it finishes it reveals the tool graph
+    (single tool, chain, or a random tree-shaped DAG, as sampled by TaskBench) and the
+    final response stage, which waits for every tool without a successor.
+    """
+
+    name: str = "task_automation"
+    planner_tokens: float = 300.0  # open constant, calibrated (llm-sched calibrate)
+    response_tokens: float = 200.0  # open constant, calibrated (llm-sched calibrate)
+    token_cv: float = 0.5  # open constant: spread of an LLM output length
+    tool_seconds: float = 10.0  # open constant, calibrated: mean run time of a HuggingFace tool
+    tool_cv: float = 1.0  # open constant: tools range from fast classifiers to image generation
+
+    def __post_init__(self) -> None:
+        check_positive(
+            "TaskAutomation",
+            planner_tokens=self.planner_tokens,
+            response_tokens=self.response_tokens,
+            tool_seconds=self.tool_seconds,
+        )
+        check_non_negative("TaskAutomation", token_cv=self.token_cv, tool_cv=self.tool_cv)
+
+    def sample_tool_graph(self, rng: np.random.Generator) -> list[tuple[int, ...]]:
+        """Parents of each tool node (indices among tools), TaskBench-shaped."""
+        shape = _SHAPES.draw(rng)
+        if shape == 0:
+            return [()]
+        if shape == 1:
+            n = _CHAIN_NODES.draw(rng)
+            return [()] + [(k - 1,) for k in range(1, n)]
+        n = _DAG_NODES.draw(rng)
+        # Sampled TaskBench DAGs are mostly trees: each node hangs off a random earlier one.
+        return [()] + [(int(rng.integers(k)),) for k in range(1, n)]
+
+    def sample(self, rng: np.random.Generator, job_id: int, arrival: float) -> JobSpec:
+        planner_mean = self.planner_tokens / DECODE_TOKENS_PER_SECOND
+        response_mean = self.response_tokens / DECODE_TOKENS_PER_SECOND
+        tools = self.sample_tool_graph(rng)
+        n_tools = len(tools)
+        has_child = {p for ps in tools for p in ps}
+        kinds = (LLM,) + (REGULAR,) * n_tools + (LLM,)
+        durations = (
+            lognormal(rng, planner_mean, self.token_cv),
+            *(lognormal(rng, self.tool_seconds, self.tool_cv) for _ in range(n_tools)),
+            lognormal(rng, response_mean, self.token_cv),
+        )
+        estimates = (planner_mean,) + (self.tool_seconds,) * n_tools + (response_mean,)
+        parents = (
+            (),
+            *(tuple(p + 1 for p in ps) if ps else (0,) for ps in tools),
+            tuple(k + 1 for k in range(n_tools) if k not in has_child),
+        )
+        revealed_by = (None,) + (0,) * (n_tools + 1)
+        return JobSpec(job_id, self.name, arrival, kinds, durations, estimates, parents, revealed_by)
