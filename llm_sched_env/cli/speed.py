@@ -1,0 +1,60 @@
+"""``llm-sched speed``: benchmark figures (medians of repeated runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+from llm_sched_env.baselines import FCFS
+from llm_sched_env.core import Simulator
+from llm_sched_env.workloads import Workload
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def core_figures(repeats: int) -> dict[str, float]:
+    """Fast-path figures: one 500-job FCFS episode at R=L=10 of a pre-drawn workload, and drawing it."""
+    workload = Workload()
+    jobs = list(workload.jobs(500, 0))
+    return {
+        "fast_path_episode_ms": 1e3 * median_seconds(lambda: Simulator(jobs, 10, 10, FCFS()).run(), repeats),
+        "workload_500_jobs_ms": 1e3 * median_seconds(lambda: list(workload.jobs(500, 0)), repeats),
+        "stages_per_episode": sum(j.num_stages for j in jobs),
+    }
+
+
+# Benchmarks in print order; each returns a dict of named figures.
+BENCHMARKS: list[Callable[[int], dict[str, float]]] = [core_figures]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("speed", help="print speed figures (medians of repeated runs)")
+    p.add_argument("--repeats", type=int, default=15, help="timed runs per figure")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.repeats < 1:
+        raise ValueError(f"--repeats: must be >= 1, got {args.repeats}")
+    figures: dict[str, float] = {}
+    for bench in BENCHMARKS:
+        figures.update(bench(args.repeats))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for name, value in figures.items():
+            print(f"{name:<28} {value:12.3f}")
+    return 0
