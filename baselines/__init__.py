@@ -2,12 +2,12 @@
 
 from llm_sched_env.baselines.heuristics import (
     FCFS,
+    PAPER_APP_PRIORITY,
+    POLICY_NAMES,
     PSTCS,
     RS,
-    PAPER_APP_PRIORITY,
     AppPriority,
     make_policy,
-    POLICY_NAMES,
 )
 
-__all__ = ["FCFS", "PSTCS", "RS", "PAPER_APP_PRIORITY", "AppPriority", "POLICY_NAMES", "make_policy"]
+__all__ = ["FCFS", "PAPER_APP_PRIORITY", "POLICY_NAMES", "PSTCS", "RS", "AppPriority", "make_policy"]

@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{policy.name} R={args.regular} L={args.llm}: {len(results)} jobs, mean JCT {results.mean_jct:.2f} s")
+        print(
+            f"{policy.name} R={args.regular} L={args.llm}: "
+            f"{len(results)} jobs, mean JCT {results.mean_jct:.2f} s"
+        )
         for app, jct in summary["mean_jct_by_app"].items():
             print(f"  {app:<16} {jct:10.2f} s")
     return 0

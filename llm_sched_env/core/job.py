@@ -65,8 +65,11 @@ class JobSpec:
             if len(getattr(self, name)) != n:
                 raise JobSpecError(name, f"has {len(getattr(self, name))} entries for {n} stages")
         for i, kind in enumerate(self.kinds):
-            if kind not in (REGULAR, LLM):
+            if type(kind) is not int or kind not in (REGULAR, LLM):
                 raise JobSpecError(f"stages[{i}].kind", f"unknown kind {kind!r}")
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+        object.__setattr__(self, "parents", tuple(tuple(ps) for ps in self.parents))
+        object.__setattr__(self, "revealed_by", tuple(self.revealed_by))
         object.__setattr__(
             self,
             "durations",
@@ -79,7 +82,7 @@ class JobSpec:
         )
         children: list[list[int]] = [[] for _ in range(n)]
         reveals: list[list[int]] = [[] for _ in range(n)]
-        for i, (parents, revealer) in enumerate(zip(self.parents, self.revealed_by)):
+        for i, (parents, revealer) in enumerate(zip(self.parents, self.revealed_by, strict=True)):
             if len(set(parents)) != len(parents):
                 raise JobSpecError(f"stages[{i}].parents", f"duplicate parent in {list(parents)}")
             for p in parents:
@@ -121,11 +124,13 @@ class JobSpec:
 
     def work(self, kind: int) -> float:
         """Total true duration of the stages of one executor kind."""
-        return sum(d for d, k in zip(self.durations, self.kinds) if k == kind)
+        return sum(d for d, k in zip(self.durations, self.kinds, strict=True) if k == kind)
 
 
-def _predecessors(parents: tuple[tuple[int, ...], ...], revealed_by: tuple[int | None, ...]) -> list[list[int]]:
-    return [list(ps) + ([r] if r is not None else []) for ps, r in zip(parents, revealed_by)]
+def _predecessors(
+    parents: tuple[tuple[int, ...], ...], revealed_by: tuple[int | None, ...]
+) -> list[list[int]]:
+    return [list(ps) + ([r] if r is not None else []) for ps, r in zip(parents, revealed_by, strict=True)]
 
 
 def _topological_order(
@@ -151,6 +156,4 @@ def _check_acyclic(parents: tuple[tuple[int, ...], ...], revealed_by: tuple[int 
     order = _topological_order(parents, revealed_by)
     if len(order) < len(parents):
         stuck = sorted(set(range(len(parents))) - set(order))
-        raise JobSpecError(
-            "stages", f"parent/revealed_by edges form a cycle through stages {stuck}"
-        )
+        raise JobSpecError("stages", f"parent/revealed_by edges form a cycle through stages {stuck}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from array import array
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 class Results:
     """Completed jobs in completion order: id, app, arrival and finish time."""
 
-    __slots__ = ("job_ids", "arrivals", "finishes", "_app_codes", "app_names")
+    __slots__ = ("_app_codes", "app_names", "arrivals", "finishes", "job_ids")
 
     def __init__(self) -> None:
         self.job_ids = array("q")
@@ -49,7 +50,7 @@ class Results:
         return float(self.jcts.mean())
 
     def jct_by_job(self) -> dict[int, float]:
-        return {j: f - a for j, a, f in zip(self.job_ids, self.arrivals, self.finishes)}
+        return {j: f - a for j, a, f in zip(self.job_ids, self.arrivals, self.finishes, strict=True)}
 
     def mean_jct_by_app(self) -> dict[str, float]:
         jcts = self.jcts
@@ -58,7 +59,8 @@ class Results:
 
     def to_csv(self, path) -> None:
         """Write one row per job: job_id, app, arrival, finish, jct."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("job_id,app,arrival,finish,jct\n")
-            for j, app, a, fin in zip(self.job_ids, self.apps, self.arrivals, self.finishes):
-                f.write(f"{j},{app},{a!r},{fin!r},{fin - a!r}\n")
+        rows = zip(self.job_ids, self.apps, self.arrivals, self.finishes, strict=True)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["job_id", "app", "arrival", "finish", "jct"])
+            writer.writerows((j, app, repr(a), repr(fin), repr(fin - a)) for j, app, a, fin in rows)

@@ -11,6 +11,7 @@ stops and the caller picks stages with :meth:`Simulator.dispatch`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
@@ -68,16 +69,14 @@ class Simulator:
         self.area = 0.0  # integral over time of the number of jobs in the system
         self.results = Results()
         self.active: dict[int, JobState] = {}
-        self.ready: list[ReadyQueue] = [
-            FifoQueue() if policy is None else policy.new_queue() for _ in POOLS
-        ]
+        self.ready: list[ReadyQueue] = [FifoQueue() if policy is None else policy.new_queue() for _ in POOLS]
         # Free executor ids as stacks; popping gives the lowest id first.
         self.free: list[list[int]] = [list(range(n - 1, -1, -1)) for n in self.num_executors]
         self.running: list[dict[int, tuple[JobState, int]]] = [{} for _ in POOLS]
         self.schedule: list[ScheduledStage] | None = [] if record_schedule else None
         self._on_complete = on_complete
         self._events: list[tuple[float, int, JobState, int, int]] = []
-        self._seq = 0
+        self._counter = itertools.count()  # tie-breaker: events at one time pop in start order
         self._arrivals: Iterator[JobSpec] = iter(jobs)
         self._next_job: JobSpec | None = None
         self._num_arrived = 0
@@ -99,11 +98,7 @@ class Simulator:
 
     def advance(self) -> bool:
         """Run until a decision is needed (returns True) or all jobs are done (False)."""
-        while True:
-            if self._start_ready_stages():
-                return True
-            if not self._next_instant():
-                return False
+        return self._run_until_decision()
 
     def dispatch(self, job: JobState, stage: int) -> None:
         """Start ready ``stage`` of ``job`` on a free executor of its kind (decision mode)."""
@@ -113,7 +108,9 @@ class Simulator:
             raise ValueError(f"job {job.spec.job_id} is not in the system")
         pool = job.spec.kinds[stage]
         if not self.free[pool]:
-            raise ValueError(f"no free {KIND_NAMES[pool]} executor for stage {stage} of job {job.spec.job_id}")
+            raise ValueError(
+                f"no free {KIND_NAMES[pool]} executor for stage {stage} of job {job.spec.job_id}"
+            )
         self.ready[pool].remove(job, stage)
         self._start(job, stage, pool)
 
@@ -121,23 +118,22 @@ class Simulator:
         """Fast path: run every job to completion under the policy given at construction."""
         if self.policy is None:
             raise RuntimeError("run() needs a fast-path policy; use advance()/dispatch() otherwise")
-        start_ready = self._start_ready_stages
-        next_instant = self._next_instant
-        start_ready()
-        while next_instant():
-            start_ready()
+        self._run_until_decision()
         return self.results
 
     # ------------------------------------------------------------------ internals
     def _pull_next_job(self) -> None:
         previous = self._next_job
         self._next_job = spec = next(self._arrivals, None)
-        if spec is not None and previous is not None:
-            if (spec.arrival, spec.job_id) <= (previous.arrival, previous.job_id):
-                raise ValueError(
-                    f"jobs must be sorted by (arrival, job_id): job {spec.job_id} "
-                    f"(arrival {spec.arrival}) follows job {previous.job_id} (arrival {previous.arrival})"
-                )
+        if (
+            spec is not None
+            and previous is not None
+            and (spec.arrival, spec.job_id) <= (previous.arrival, previous.job_id)
+        ):
+            raise ValueError(
+                f"jobs must be sorted by (arrival, job_id): job {spec.job_id} "
+                f"(arrival {spec.arrival}) follows job {previous.job_id} (arrival {previous.arrival})"
+            )
 
     def _start(self, job: JobState, stage: int, pool: int) -> None:
         executor = self.free[pool].pop()
@@ -145,92 +141,98 @@ class Simulator:
         job.status[stage] = RUNNING
         job.since[stage] = now
         self.running[pool][executor] = (job, stage)
-        self._seq += 1
-        heappush(self._events, (now + job.spec.durations[stage], self._seq, job, stage, executor))
+        heappush(self._events, (now + job.spec.durations[stage], next(self._counter), job, stage, executor))
 
-    def _start_ready_stages(self) -> bool:
-        """Start what can start now; True if some pool needs an outside decision."""
-        needs_decision = False
-        for pool in POOLS:
-            queue = self.ready[pool]
-            free = self.free[pool]
-            if not free or not queue:
-                continue
-            if len(queue) <= len(free):
-                for job, stage in queue.drain():
-                    self._start(job, stage, pool)
-            elif self.policy is None:
-                needs_decision = True
-            else:
-                for _ in range(len(free)):
-                    job, stage = queue.pop()
-                    self._start(job, stage, pool)
-        return needs_decision
+    def _run_until_decision(self) -> bool:
+        """The event loop; returns True when a pool needs an outside decision, False when done.
 
-    def _make_ready(self, job: JobState, stage: int, now: float) -> None:
-        job.status[stage] = READY
-        job.since[stage] = now
-        self.ready[job.spec.kinds[stage]].push(job, stage)
-
-    def _next_instant(self) -> bool:
-        """Jump to the next event time and apply every event there; False when none is left."""
+        One instant at a time: start what can start (drain a pool whose ready stages fit,
+        let the fast-path policy pick otherwise), then jump to the next event time and
+        apply every completion and arrival there. Inlined for speed.
+        """
         events = self._events
-        next_job = self._next_job
-        t = events[0][0] if events else math.inf
-        if next_job is not None and next_job.arrival < t:
-            t = next_job.arrival
-        if t == math.inf:
-            return False
-        self.area += len(self.active) * (t - self.now)
-        self.now = t
-        while events and events[0][0] == t:
-            _, _, job, stage, executor = heappop(events)
-            self._complete(job, stage, executor, t)
-        while next_job is not None and next_job.arrival == t:
-            self._arrive(next_job, t)
-            self._pull_next_job()
+        ready = self.ready
+        free = self.free
+        running = self.running
+        active = self.active
+        counter = self._counter
+        schedule = self.schedule
+        on_complete = self._on_complete
+        record = self.results.record
+        policy_decides = self.policy is not None
+        pools = list(zip(free, ready, running, strict=True))
+        now = self.now
+        while True:
+            # 1. Start stages at `now`: all of a pool's ready stages when they fit, else
+            #    the policy's picks, or stop for an outside decision.
+            needs_decision = False
+            for free_here, queue, running_here in pools:
+                while free_here and queue:
+                    if not policy_decides and len(queue) > len(free_here):
+                        needs_decision = True
+                        break
+                    job, stage = queue.pop()
+                    executor = free_here.pop()
+                    job.status[stage] = RUNNING
+                    job.since[stage] = now
+                    running_here[executor] = (job, stage)
+                    heappush(events, (now + job.spec.durations[stage], next(counter), job, stage, executor))
+            if needs_decision:
+                return True
+            # 2. Jump to the next instant.
             next_job = self._next_job
-        return True
-
-    def _arrive(self, spec: JobSpec, now: float) -> None:
-        job = JobState(spec, self._num_arrived, now)
-        self._num_arrived += 1
-        self.active[spec.job_id] = job
-        status = job.status
-        pending = job.pending_parents
-        for stage in spec.visible_at_arrival:
-            if pending[stage]:
-                status[stage] = BLOCKED
-            else:
-                self._make_ready(job, stage, now)
-
-    def _complete(self, job: JobState, stage: int, executor: int, now: float) -> None:
-        spec = job.spec
-        pool = spec.kinds[stage]
-        del self.running[pool][executor]
-        self.free[pool].append(executor)
-        if self.schedule is not None:
-            self.schedule.append(
-                ScheduledStage(pool, executor, spec.job_id, stage, job.since[stage], now)
-            )
-        status = job.status
-        status[stage] = DONE
-        job.since[stage] = now
-        job.remaining -= 1
-        if job.remaining == 0:
-            del self.active[spec.job_id]
-            self.results.record(spec.job_id, spec.app, spec.arrival, now)
-            if self._on_complete is not None:
-                self._on_complete(job, now)
-            return
-        pending = job.pending_parents
-        for child in spec.children[stage]:
-            pending[child] -= 1
-            if pending[child] == 0 and status[child] == BLOCKED:
-                self._make_ready(job, child, now)
-        for revealed in spec.reveals[stage]:
-            if pending[revealed]:
-                status[revealed] = BLOCKED
-                job.since[revealed] = now
-            else:
-                self._make_ready(job, revealed, now)
+            t = events[0][0] if events else math.inf
+            if next_job is not None and next_job.arrival < t:
+                t = next_job.arrival
+            if t == math.inf:
+                return False
+            self.area += len(active) * (t - now)
+            self.now = now = t
+            # 3. Apply every completion at `now`.
+            while events and events[0][0] == now:
+                _, _, job, stage, executor = heappop(events)
+                spec = job.spec
+                kinds = spec.kinds
+                pool = kinds[stage]
+                del running[pool][executor]
+                free[pool].append(executor)
+                status = job.status
+                since = job.since
+                if schedule is not None:
+                    schedule.append(ScheduledStage(pool, executor, spec.job_id, stage, since[stage], now))
+                status[stage] = DONE
+                since[stage] = now
+                job.remaining -= 1
+                if job.remaining == 0:
+                    del active[spec.job_id]
+                    record(spec.job_id, spec.app, spec.arrival, now)
+                    if on_complete is not None:
+                        on_complete(job, now)
+                    continue
+                pending = job.pending_parents
+                for child in spec.children[stage]:
+                    pending[child] -= 1
+                    if pending[child] == 0 and status[child] == BLOCKED:
+                        status[child] = READY
+                        since[child] = now
+                        ready[kinds[child]].push(job, child)
+                for revealed in spec.reveals[stage]:
+                    since[revealed] = now
+                    if pending[revealed]:
+                        status[revealed] = BLOCKED
+                    else:
+                        status[revealed] = READY
+                        ready[kinds[revealed]].push(job, revealed)
+            # 4. Admit every arrival at `now`.
+            while next_job is not None and next_job.arrival == now:
+                job = JobState(next_job, self._num_arrived, now)
+                self._num_arrived += 1
+                active[next_job.job_id] = job
+                for stage in next_job.visible_at_arrival:
+                    if job.pending_parents[stage]:
+                        job.status[stage] = BLOCKED
+                    else:
+                        job.status[stage] = READY
+                        ready[next_job.kinds[stage]].push(job, stage)
+                self._pull_next_job()
+                next_job = self._next_job

@@ -19,7 +19,7 @@ class JobState:
     job's position in arrival order (ties broken by ``job_id``).
     """
 
-    __slots__ = ("spec", "rank", "status", "since", "pending_parents", "remaining")
+    __slots__ = ("pending_parents", "rank", "remaining", "since", "spec", "status")
 
     def __init__(self, spec: JobSpec, rank: int, now: float) -> None:
         self.spec = spec

@@ -27,12 +27,15 @@ class Application(Protocol):
     def sample(self, rng: np.random.Generator, job_id: int, arrival: float) -> JobSpec: ...
 
 
+def lognormal_params(mean: float, cv: float) -> tuple[float, float]:
+    """``(mu, sigma)`` of the lognormal with the given mean and coefficient of variation."""
+    sigma2 = math.log1p(cv * cv)
+    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
 def lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
     """A lognormal draw with the given mean and coefficient of variation."""
-    if cv == 0:
-        return mean
-    sigma2 = math.log1p(cv * cv)
-    return float(rng.lognormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2)))
+    return float(rng.lognormal(*lognormal_params(mean, cv)))
 
 
 def check_positive(owner: str, **values: float) -> None:

@@ -62,7 +62,7 @@ class CodeGeneration:
         parents: list[tuple[int, ...]] = []
         revealed_by: list[int | None] = []
         for r in range(rounds):
-            write, test = 2 * r, 2 * r + 1
+            write = 2 * r
             kinds += (LLM, REGULAR)
             durations += (lognormal(rng, write_mean, self.token_cv), lognormal(rng, test_mean, self.test_cv))
             parents += ((write - 1,) if r else (), (write,))
@@ -70,6 +70,12 @@ class CodeGeneration:
             revealed_by += (revealer, revealer)
         estimates = (write_mean, test_mean) * rounds
         return JobSpec(
-            job_id, self.name, arrival, tuple(kinds), tuple(durations), estimates, tuple(parents),
+            job_id,
+            self.name,
+            arrival,
+            tuple(kinds),
+            tuple(durations),
+            estimates,
+            tuple(parents),
             tuple(revealed_by),
         )

@@ -11,7 +11,7 @@ from llm_sched_env.workloads.application import (
     DECODE_TOKENS_PER_SECOND,
     check_non_negative,
     check_positive,
-    lognormal,
+    lognormal_params,
 )
 
 # Graph of Thoughts sorting (Besta et al. 2023; DESIGN.md section 2): split -> two parallel
@@ -26,9 +26,10 @@ REFINE_SAMPLES = 10  # GoT sorting graph: 10 refine samples
 class Sorting:
     """GoT sorting: ``split -> {sort, sort} -> score -> merge -> score -> refine -> score``.
 
-    LLM stages with k samples are k sequential generations on a local Llama backend
-    (DESIGN.md section 2), so their duration is a sum of k draws. Score stages run
-    locally on a regular executor. The whole DAG is visible at arrival.
+    With a local Llama backend, an operation with k samples is k sequential generations
+    (DESIGN.md section 2); each generation is one LLM call, so it is one stage here and
+    an operation is a chain of k stages. Score stages run locally on a regular executor.
+    The whole DAG is visible at arrival.
     """
 
     name: str = "sorting"
@@ -42,18 +43,30 @@ class Sorting:
 
     def sample(self, rng: np.random.Generator, job_id: int, arrival: float) -> JobSpec:
         gen_mean = self.tokens_per_sample / DECODE_TOKENS_PER_SECOND
-        samples = (SPLIT_SAMPLES, SORT_SAMPLES, SORT_SAMPLES, 0, MERGE_SAMPLES, 0, REFINE_SAMPLES, 0)
-        kinds = (LLM, LLM, LLM, REGULAR, LLM, REGULAR, LLM, REGULAR)
-        durations = []
-        estimates = []
-        for k in samples:
-            if k:
-                durations.append(sum(lognormal(rng, gen_mean, self.token_cv) for _ in range(k)))
-                estimates.append(k * gen_mean)
-            else:
-                durations.append(self.score_seconds)
-                estimates.append(self.score_seconds)
-        parents = ((), (0,), (0,), (1, 2), (3,), (4,), (5,), (6,))
+        kinds: list[int] = []
+        parents: list[tuple[int, ...]] = []
+
+        def chain(samples: int, after: tuple[int, ...]) -> tuple[int, ...]:
+            for _ in range(samples):
+                kinds.append(LLM)
+                parents.append(after)
+                after = (len(kinds) - 1,)
+            return after
+
+        def score(after: tuple[int, ...]) -> tuple[int, ...]:
+            kinds.append(REGULAR)
+            parents.append(after)
+            return (len(kinds) - 1,)
+
+        split = chain(SPLIT_SAMPLES, ())
+        sorted_halves = chain(SORT_SAMPLES, split) + chain(SORT_SAMPLES, split)
+        merged = chain(MERGE_SAMPLES, score(sorted_halves))
+        score(chain(REFINE_SAMPLES, score(merged)))
+        n_llm = kinds.count(LLM)
+        generations = iter(rng.lognormal(*lognormal_params(gen_mean, self.token_cv), size=n_llm).tolist())
+        durations = tuple(next(generations) if k == LLM else self.score_seconds for k in kinds)
+        estimates = tuple(gen_mean if k == LLM else self.score_seconds for k in kinds)
+        n = len(kinds)
         return JobSpec(
-            job_id, self.name, arrival, kinds, tuple(durations), tuple(estimates), parents, (None,) * 8
+            job_id, self.name, arrival, tuple(kinds), durations, estimates, tuple(parents), (None,) * n
         )

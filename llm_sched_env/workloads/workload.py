@@ -64,6 +64,6 @@ class Workload:
         weights = np.ones(len(self.apps)) if self.mix is None else np.asarray(self.mix, dtype=float)
         cumulative = (np.cumsum(weights) / weights.sum()).tolist()
         times = self.arrivals.times(np.random.default_rng(arrival_seq))
-        for job_id, arrival in zip(range(num_jobs), times):
+        for job_id, arrival in zip(range(num_jobs), times, strict=False):
             k = min(bisect_right(cumulative, mix_rng.random()), len(self.apps) - 1)
             yield self.apps[k].sample(app_rngs[k], job_id, arrival)
