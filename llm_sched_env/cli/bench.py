@@ -1,0 +1,163 @@
+"""``llm-sched bench``: compare any policies over settings, seeds, job counts, rates and mixes.
+
+Also holds the run-and-report steps ``llm-sched table1`` shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from llm_sched_env.experiments import (
+    CellConfig,
+    Grid,
+    ResultStore,
+    get_policy,
+    reductions,
+    run_cells,
+    summarize,
+)
+from llm_sched_env.experiments.paper import paper_value
+from llm_sched_env.experiments.plots import plot_comparison
+from llm_sched_env.experiments.report import format_table, rows_document, write_json
+from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options of every grid command: outputs, the resumable results file and workers."""
+    p.add_argument("--json", metavar="PATH", help='write {"rows": [...]} here')
+    p.add_argument("--plot", metavar="PATH", help="write a PNG: mean JCT bars with CIs, and JCT CDFs")
+    p.add_argument(
+        "--results",
+        metavar="PATH",
+        help="JSON Lines file of per-cell results; finished cells in it are skipped (resume)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("bench", help="compare policies over a grid of settings and seeds")
+    p.add_argument("--policies", default="fcfs,rs,ps-tcs", help="comma list of registered policies")
+    p.add_argument(
+        "--settings", default="10x10", help="comma list of RxL executor settings, e.g. 10x10,20x20"
+    )
+    p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
+    p.add_argument("--jobs", default="500", help="comma list of job counts")
+    p.add_argument(
+        "--arrival-rate",
+        default=str(DEFAULT_ARRIVAL_RATE),
+        help=f"comma list of Poisson arrival rates, jobs/s (default: calibrated {DEFAULT_ARRIVAL_RATE})",
+    )
+    p.add_argument(
+        "--mix",
+        action="append",
+        help="app weights a,b,c in the order task_automation,code_generation,sorting "
+        "(default equal; repeat for several mixes)",
+    )
+    p.add_argument(
+        "--treatment",
+        default=None,
+        help="policy whose reduction against the others is reported (default: ps-tcs when run)",
+    )
+    add_run_options(p)
+    p.set_defaults(func=run)
+
+
+def _split(option: str, text: str, parse: Callable[[str], Any]) -> tuple[Any, ...]:
+    try:
+        return tuple(parse(part.strip()) for part in text.split(","))
+    except ValueError as err:
+        raise ValueError(f"{option}: cannot parse {text!r} ({err})") from err
+
+
+def _setting(text: str) -> tuple[int, int]:
+    regular, sep, llm = text.lower().partition("x")
+    if not sep:
+        raise ValueError(f"expected RxL such as 10x10, got {text!r}")
+    return int(regular), int(llm)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.seeds < 1:
+        raise ValueError(f"--seeds: must be >= 1, got {args.seeds}")
+    policies = tuple(get_policy(name).key for name in _split("--policies", args.policies, str))
+    mixes = tuple(_split("--mix", mix, float) for mix in args.mix) if args.mix else (None,)
+    grid = Grid(
+        policies=policies,
+        settings=_split("--settings", args.settings, _setting),
+        seeds=tuple(range(args.seeds)),
+        num_jobs=_split("--jobs", args.jobs, int),
+        arrival_rates=_split("--arrival-rate", args.arrival_rate, float),
+        mixes=mixes,
+    )
+    if args.treatment is not None:
+        treatment = get_policy(args.treatment)
+        if treatment.key not in policies:
+            raise ValueError(f"--treatment: {args.treatment!r} is not among --policies {args.policies!r}")
+    else:
+        treatment = get_policy("ps-tcs") if "ps-tcs" in policies else None
+    return execute(
+        grid.cells(),
+        args,
+        treatment=None if treatment is None else treatment.name,
+        cdf_setting=grid.settings[0],
+        title="llm-sched bench",
+    )
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def execute(
+    cells: Sequence[CellConfig],
+    args: argparse.Namespace,
+    *,
+    treatment: str | None,
+    cdf_setting: tuple[int, int],
+    title: str,
+    paper: Callable[[Mapping[str, Any]], float | None] = paper_value,
+) -> int:
+    """Run ``cells`` (resuming from ``--results``), print the table, write ``--json``/``--plot``."""
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers: must be >= 1, got {args.workers}")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("--plot: needs matplotlib (pip install 'llm-sched-env[plot]')")
+    store = ResultStore(args.results) if args.results else ResultStore()
+    if store.repaired_bytes:
+        print(
+            f"{args.results}: removed a partial last record ({store.repaired_bytes} bytes)", file=sys.stderr
+        )
+    resumed = sum(cell.key in store for cell in cells)
+    if resumed:
+        print(
+            f"{args.results}: {resumed} of {len(cells)} cells already done; running the rest", file=sys.stderr
+        )
+    workers = args.workers or os.cpu_count() or 1
+    start = time.perf_counter()
+    try:
+        records = run_cells(cells, store, workers=workers, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        saved = f"; finished cells are in {args.results}, rerun to resume" if args.results else ""
+        _note(f"interrupted{saved}")
+        return 130
+    elapsed = time.perf_counter() - start
+    rows = summarize(records, paper)
+    reds = reductions(rows, treatment) if treatment else []
+    print(format_table(rows, reds, title=title))
+    ran = len(cells) - resumed
+    print(f"{len(cells)} cells ({ran} run, {resumed} resumed) in {elapsed:.1f} s with {workers} workers")
+    if args.json:
+        write_json(rows_document(rows, reds), args.json)
+        print(f"wrote {args.json}")
+    if args.plot:
+        cdf = next(r.setting for r in rows if (r.setting.num_regular, r.setting.num_llm) == cdf_setting)
+        plot_comparison(rows, records, args.plot, cdf)
+        print(f"wrote {args.plot}")
+    return 0

@@ -1,0 +1,125 @@
+"""Experiment configuration: one simulation (a cell) and grids of them."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from llm_sched_env.experiments.policies import get_policy
+from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE, Application, PoissonArrivals, Workload, paper_apps
+
+Mix = tuple[float, ...] | None  # app weights in the order of the apps; None = equal mix
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+
+
+def app_constants(app: Application) -> dict[str, Any]:
+    """An application's class and constants, as recorded with every result."""
+    cls = type(app)
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "constants": asdict(app)}
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """One simulation: a policy on ``num_regular`` x ``num_llm`` executors for one seed.
+
+    The workload is ``num_jobs`` jobs of ``apps`` mixed by ``mix``, arriving as a Poisson
+    process at ``arrival_rate``. The seed drives the workload (the same jobs for every
+    policy: common random numbers); the policy gets its own stream (:meth:`policy_seed`).
+    """
+
+    policy: str
+    num_regular: int
+    num_llm: int
+    seed: int
+    num_jobs: int
+    arrival_rate: float
+    mix: Mix = None
+    apps: tuple[Application, ...] = field(default_factory=paper_apps)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policy", get_policy(self.policy).key)
+        _check_int("num_regular", self.num_regular, 1)
+        _check_int("num_llm", self.num_llm, 1)
+        _check_int("seed", self.seed, 0)
+        _check_int("num_jobs", self.num_jobs, 1)
+        if isinstance(self.arrival_rate, bool) or not (
+            isinstance(self.arrival_rate, (int, float))
+            and math.isfinite(self.arrival_rate)
+            and self.arrival_rate > 0
+        ):
+            raise ValueError(f"arrival_rate: must be a finite number > 0, got {self.arrival_rate!r}")
+        object.__setattr__(self, "arrival_rate", float(self.arrival_rate))
+        if self.mix is not None:
+            object.__setattr__(self, "mix", tuple(float(w) for w in self.mix))
+        self.workload()  # validates apps and mix
+
+    def workload(self) -> Workload:
+        return Workload(apps=self.apps, mix=self.mix, arrivals=PoissonArrivals(self.arrival_rate))
+
+    def policy_seed(self) -> list[int]:
+        """Entropy of the policy's random stream, independent of the workload's (``seed``)."""
+        return [self.seed, 1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full configuration as JSON-ready data, workload constants included."""
+        return {
+            "policy": self.policy,
+            "R": self.num_regular,
+            "L": self.num_llm,
+            "seed": self.seed,
+            "num_jobs": self.num_jobs,
+            "arrival_rate": self.arrival_rate,
+            "mix": None if self.mix is None else list(self.mix),
+            "apps": [app_constants(app) for app in self.apps],
+        }
+
+    @property
+    def key(self) -> str:
+        """The cell's identity: a hash of its full configuration."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The product policies x settings x seeds x job counts x arrival rates x mixes.
+
+    ``settings`` are ``(R, L)`` pairs. Defaults are the paper's workload: 500 jobs, equal
+    mix, the calibrated arrival rate and the paper's applications.
+    """
+
+    policies: tuple[str, ...]
+    settings: tuple[tuple[int, int], ...]
+    seeds: tuple[int, ...]
+    num_jobs: tuple[int, ...] = (500,)
+    arrival_rates: tuple[float, ...] = (DEFAULT_ARRIVAL_RATE,)
+    mixes: tuple[Mix, ...] = (None,)
+    apps: tuple[Application, ...] = field(default_factory=paper_apps)
+
+    def __post_init__(self) -> None:
+        for name in ("policies", "settings", "seeds", "num_jobs", "arrival_rates", "mixes"):
+            values = getattr(self, name)
+            if not values:
+                raise ValueError(f"{name}: needs at least one value")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name}: duplicate values in {list(values)}")
+        for setting in self.settings:
+            if len(setting) != 2:
+                raise ValueError(f"settings: expected (R, L) pairs, got {setting!r}")
+
+    def cells(self) -> list[CellConfig]:
+        """Every cell of the grid; settings vary slowest, seeds fastest."""
+        return [
+            CellConfig(policy, regular, llm, seed, n, rate, mix, self.apps)
+            for (regular, llm), n, rate, mix, policy, seed in itertools.product(
+                self.settings, self.num_jobs, self.arrival_rates, self.mixes, self.policies, self.seeds
+            )
+        ]

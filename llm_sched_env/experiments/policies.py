@@ -1,0 +1,103 @@
+"""Pluggable policies for experiments: a registry of names to seeded factories.
+
+A policy in an experiment is anything a factory builds from a
+:class:`numpy.random.SeedSequence` (its own random stream, independent of the workload's):
+
+* a **fast-path policy** (:class:`~llm_sched_env.core.FastPolicy`: ``new_queue()``), run
+  directly inside the simulator, like the paper's FCFS, RS and PS-TCS; or
+* an **episode policy** (:class:`EpisodePolicy`: ``run_episode(jobs, num_regular, num_llm)``
+  returning :class:`~llm_sched_env.core.Results`), for schedulers that need the decision
+  loop, e.g. a learned agent stepping the Gym environment with ``act(obs)``.
+
+Register a new one with :func:`register_policy`; ``llm-sched bench`` and ``llm-sched table1``
+then accept its key. Factories must be picklable (module-level functions or
+``functools.partial`` of them) to run in worker processes, and a key must identify the
+policy fully (e.g. include a model checkpoint's name), because results are resumed by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from llm_sched_env.baselines import FCFS, PSTCS, RS
+from llm_sched_env.core import FastPolicy, JobSpec, Results, Simulator
+
+
+@runtime_checkable
+class EpisodePolicy(Protocol):
+    """A scheduler that runs a whole episode itself and reports per-job outcomes."""
+
+    def run_episode(self, jobs: Iterable[JobSpec], num_regular: int, num_llm: int) -> Results:
+        """Schedule every job of ``jobs`` on ``num_regular`` + ``num_llm`` executors."""
+
+
+Policy = FastPolicy | EpisodePolicy
+PolicyFactory = Callable[[np.random.SeedSequence], Policy]
+
+
+@dataclass(frozen=True)
+class PolicyEntry:
+    """A registered policy: its lookup key, display name (used in tables) and factory."""
+
+    key: str
+    name: str
+    factory: PolicyFactory
+
+
+_REGISTRY: dict[str, PolicyEntry] = {}
+
+
+def register_policy(key: str, name: str, factory: PolicyFactory, *, replace: bool = False) -> None:
+    """Make ``factory`` available to experiments under ``key`` (case-insensitive)."""
+    norm = key.lower()
+    if not norm or "," in norm:
+        raise ValueError(f"key: must be non-empty and free of commas, got {key!r}")
+    if norm in _REGISTRY and not replace:
+        raise ValueError(f"key: policy {norm!r} is already registered")
+    _REGISTRY[norm] = PolicyEntry(norm, name, factory)
+
+
+def get_policy(key: str) -> PolicyEntry:
+    """The registered policy for ``key`` or its display name (case-insensitive)."""
+    norm = key.lower()
+    if norm in _REGISTRY:
+        return _REGISTRY[norm]
+    for entry in _REGISTRY.values():
+        if entry.name.lower() == norm:
+            return entry
+    raise ValueError(f"policy: unknown policy {key!r}; registered: {', '.join(policy_keys())}")
+
+
+def policy_keys() -> list[str]:
+    """Registered policy keys, in registration order."""
+    return list(_REGISTRY)
+
+
+def run_episode(policy: Policy, jobs: Iterable[JobSpec], num_regular: int, num_llm: int) -> Results:
+    """Run ``policy`` on ``jobs``, on the fast path when it is a fast-path policy."""
+    if isinstance(policy, EpisodePolicy):
+        return policy.run_episode(jobs, num_regular, num_llm)
+    if callable(getattr(policy, "new_queue", None)):
+        return Simulator(jobs, num_regular, num_llm, policy).run()
+    raise TypeError(f"policy: {policy!r} has neither new_queue() nor run_episode()")
+
+
+def _fcfs(seed: np.random.SeedSequence) -> FCFS:
+    return FCFS()
+
+
+def _rs(seed: np.random.SeedSequence) -> RS:
+    return RS(seed)
+
+
+def _ps_tcs(seed: np.random.SeedSequence) -> PSTCS:
+    return PSTCS()
+
+
+register_policy("fcfs", "FCFS", _fcfs)
+register_policy("rs", "RS", _rs)
+register_policy("ps-tcs", "PS-TCS", _ps_tcs)
