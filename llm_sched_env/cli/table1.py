@@ -13,7 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "table1",
         help="reproduce the paper's Table I (500 jobs, R=L in 10..40, FCFS / RS / PS-TCS)",
         description="Run the paper's grid with common random numbers across policies and print mean "
-        "JCT ± 95%% CI beside paper Table I, with PS-TCS's reduction against FCFS and RS.",
+        "JCT ± 95 % CI beside paper Table I, with PS-TCS's reduction against FCFS and RS.",
     )
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1); default 5")
     p.add_argument("--jobs", type=int, default=PAPER_NUM_JOBS, help=argparse.SUPPRESS)  # small runs in tests

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from functools import partial
 from typing import Any
 
 from llm_sched_env.experiments.cell import run_cell
@@ -47,13 +48,14 @@ def run_cells(
     store = store if store is not None else ResultStore()
     unique = {cell.key: cell for cell in cells}
     todo = [cell for key, cell in unique.items() if key not in store]
-    with _progress_bar(len(unique), len(unique) - len(todo), progress) as bar:
-        if workers == 1 or len(todo) <= 1:
+    bar = partial(_progress_bar, len(unique), len(unique) - len(todo), progress)
+    if workers == 1 or len(todo) <= 1:
+        with bar() as shown:
             for cell in todo:
                 store.append(_run_named(cell))
-                bar.update(1)
-        else:
-            _run_in_pool(todo, store, min(workers, len(todo)), bar)
+                shown.update(1)
+    else:
+        _run_in_pool(todo, store, min(workers, len(todo)), bar)
     return [store.records[cell.key] for cell in cells]
 
 
@@ -69,22 +71,25 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_in_pool(todo: list[CellConfig], store: ResultStore, workers: int, bar: Any) -> None:
+def _run_in_pool(todo: list[CellConfig], store: ResultStore, workers: int, bar: Callable[[], Any]) -> None:
     with ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) as pool:
+        # Submitting starts the workers; the progress bar (which may start a thread) comes
+        # after, so workers are never forked from a multi-threaded parent by it.
         pending: dict[Future, CellConfig] = {
             pool.submit(run_cell, cell, get_policy(cell.policy)): cell for cell in todo
         }
         try:
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    cell = pending.pop(future)
-                    try:
-                        record = future.result()
-                    except Exception as err:
-                        raise CellError(f"cell {describe(cell)}: {err}") from err
-                    store.append(record)
-                    bar.update(1)
+            with bar() as shown:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        cell = pending.pop(future)
+                        try:
+                            record = future.result()
+                        except Exception as err:
+                            raise CellError(f"cell {describe(cell)}: {err}") from err
+                        store.append(record)
+                        shown.update(1)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise

@@ -66,12 +66,17 @@ class ResultStore:
 
     @staticmethod
     def _write(path: Path, record: dict[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":")) + "\n"
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        # One append-mode write() per record: concurrent appenders never interleave lines.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
