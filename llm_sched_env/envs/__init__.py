@@ -1,0 +1,26 @@
+"""The Gymnasium environment: ``CompoundLLM-v0`` and its configuration."""
+
+from llm_sched_env.envs.compound_llm import CompoundLLMEnv
+from llm_sched_env.envs.config import APP_CLASSES, APP_NAMES, SMALL_VARIANT, CompoundLLMConfig
+from llm_sched_env.envs.observation import (
+    EXECUTOR_FEATURES,
+    JOB_FEATURES,
+    POOL_FEATURES,
+    SYSTEM_FEATURES,
+    observation_tables,
+)
+from llm_sched_env.envs.stage_table import STAGE_FEATURES
+
+__all__ = [
+    "APP_CLASSES",
+    "APP_NAMES",
+    "EXECUTOR_FEATURES",
+    "JOB_FEATURES",
+    "POOL_FEATURES",
+    "SMALL_VARIANT",
+    "STAGE_FEATURES",
+    "SYSTEM_FEATURES",
+    "CompoundLLMConfig",
+    "CompoundLLMEnv",
+    "observation_tables",
+]

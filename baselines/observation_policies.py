@@ -1,0 +1,86 @@
+"""FCFS, RS and PS-TCS acting on ``CompoundLLM-v0`` observations: ``act(obs) -> slot``.
+
+They read only the observation, as an agent does. Shown stages sit in FCFS order and the
+slot rule keeps each application's oldest ready stage visible, so FCFS and PS-TCS make
+exactly the fast path's choices; RS picks uniformly among the shown valid slots (the fast
+path's RS picks among all ready stages, so it is the same policy only when they all fit).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import gymnasium as gym
+import numpy as np
+from llm_sched_env.baselines.heuristics import PAPER_APP_PRIORITY
+
+from llm_sched_env.core import Results
+from llm_sched_env.envs import APP_CLASSES, APP_NAMES, STAGE_FEATURES
+
+_APP_COLUMNS = [STAGE_FEATURES.index(f"app_{name}") for name in APP_CLASSES]
+
+
+class ObservationPolicy(Protocol):
+    name: str
+
+    def act(self, obs: dict[str, np.ndarray]) -> int:
+        """The slot to start, given a ``CompoundLLM-v0`` observation."""
+
+
+class ObsFCFS:
+    """First come, first served: the first valid slot (slots are in FCFS order)."""
+
+    name = "FCFS"
+
+    def act(self, obs: dict[str, np.ndarray]) -> int:
+        return int(np.argmax(obs["action_mask"]))
+
+
+class ObsAppPriority:
+    """Fixed application priority (``order``: highest first), FCFS within an application.
+
+    ``order`` may name only the applications the observation tells apart (``APP_NAMES``);
+    other applications rank last, as on the fast path.
+    """
+
+    def __init__(self, order: tuple[str, ...], name: str = "AppPriority") -> None:
+        unknown = [app for app in order if app not in APP_NAMES]
+        if unknown:
+            raise ValueError(f"order: observations do not tell apart {unknown}; known apps are {APP_NAMES}")
+        self.name = name
+        self._rank_of_class = np.array([order.index(c) if c in order else len(order) for c in APP_CLASSES])
+
+    def act(self, obs: dict[str, np.ndarray]) -> int:
+        mask = obs["action_mask"]
+        stages = obs["stages"].reshape(len(mask), len(STAGE_FEATURES))
+        rank = self._rank_of_class[stages[:, _APP_COLUMNS].argmax(axis=1)]
+        return int(np.argmin(np.where(mask == 1, rank, len(APP_CLASSES))))
+
+
+class ObsPSTCS(ObsAppPriority):
+    """PS-TCS: Task automation > Code generation > Sorting, FCFS within an application."""
+
+    def __init__(self) -> None:
+        super().__init__(PAPER_APP_PRIORITY, name="PS-TCS")
+
+
+class ObsRS:
+    """Random scheduling: a uniformly random valid slot, from its own seeded generator."""
+
+    name = "RS"
+
+    def __init__(self, seed: int | np.random.SeedSequence | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: dict[str, np.ndarray]) -> int:
+        valid = np.flatnonzero(obs["action_mask"])
+        return int(valid[self.rng.integers(len(valid))])
+
+
+def run_episode(env: gym.Env, policy: ObservationPolicy, seed: int | None = None) -> Results:
+    """Run one episode of ``policy`` on a ``CompoundLLM`` env; returns its per-job results."""
+    obs, _ = env.reset(seed=seed)
+    terminated = truncated = False
+    while not (terminated or truncated):
+        obs, _, terminated, truncated, _ = env.step(policy.act(obs))
+    return env.unwrapped.results

@@ -1,0 +1,67 @@
+"""The ready queue of the environment's simulator: ready stages kept in FCFS order.
+
+It implements the core's ``ReadyQueue`` protocol plus ``remove`` (used by decision-mode
+``dispatch``), so the simulator fills and drains it, and it keeps what an observation
+needs at hand: the ready stages sorted by FCFS key, the oldest ready stage of each
+application class, and each stage's row in the :class:`StageTable`, recorded when it
+becomes ready.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterator
+
+from llm_sched_env.core import READY, JobState
+from llm_sched_env.envs.config import APP_CLASSES
+from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable, app_class
+
+StageRef = tuple[JobState, int]
+
+
+def _delete(keys: list[int], key: int) -> None:
+    del keys[bisect_left(keys, key)]
+
+
+class FcfsReadyQueue:
+    """Ready stages of one pool, iterated in FCFS order (arrival rank, then position)."""
+
+    __slots__ = ("by_class", "items", "keys", "table")
+
+    def __init__(self, table: StageTable) -> None:
+        self.table = table
+        self.keys: list[int] = []  # sorted stage keys
+        self.by_class: list[list[int]] = [[] for _ in APP_CLASSES]  # sorted keys per app class
+        self.items: dict[int, StageRef] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[StageRef]:
+        items = self.items
+        return (items[k] for k in self.keys)
+
+    def push(self, job: JobState, stage: int) -> None:
+        key = (job.rank << STAGE_BITS) | stage
+        insort(self.keys, key)
+        insort(self.by_class[app_class(job.spec.app)], key)
+        self.items[key] = (job, stage)
+        self.table.record(job, stage, READY)
+
+    def remove(self, job: JobState, stage: int) -> None:
+        key = (job.rank << STAGE_BITS) | stage
+        if self.items.pop(key, None) is None:
+            raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready")
+        _delete(self.keys, key)
+        _delete(self.by_class[app_class(job.spec.app)], key)
+
+    def pop(self) -> StageRef:
+        """Remove and return the FCFS-first ready stage."""
+        key = self.keys.pop(0)
+        job, stage = self.items.pop(key)
+        _delete(self.by_class[app_class(job.spec.app)], key)
+        return job, stage
+
+    def heads(self) -> list[int]:
+        """The key of the oldest ready stage of each application class that has one."""
+        return [keys[0] for keys in self.by_class if keys]
