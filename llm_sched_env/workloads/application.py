@@ -38,6 +38,16 @@ def lognormal(rng: np.random.Generator, mean: float, cv: float) -> float:
     return float(rng.lognormal(*lognormal_params(mean, cv)))
 
 
+def request_scale(rng: np.random.Generator, cv: float) -> float:
+    """One job's factor on all its LLM output lengths (mean 1).
+
+    How long an LLM answers depends on the request (Zheng et al. 2023, the paper's ref. [8]):
+    a longer list to sort or a harder task makes every call of the job longer. LLMSched
+    (ICDCS 2025) reports whole-job durations varying by up to about 300 s.
+    """
+    return lognormal(rng, 1.0, cv)
+
+
 def check_positive(owner: str, **values: float) -> None:
     """Raise ``ValueError`` naming the first field that is not a finite positive number."""
     for name, value in values.items():

@@ -12,6 +12,7 @@ from llm_sched_env.workloads.application import (
     check_non_negative,
     check_positive,
     lognormal,
+    request_scale,
 )
 
 FIRST_PASS_RATE = 0.128  # Llama-2-7B HumanEval pass@1 = 12.8 % (Llama 2 paper, Touvron et al. 2023)
@@ -30,17 +31,23 @@ class CodeGeneration:
     """
 
     name: str = "code_generation"
-    tokens_per_write: float = 300.0  # open constant, calibrated (llm-sched calibrate)
-    token_cv: float = 0.5  # open constant: spread of one write's output length
-    # Self-repair gains come mostly in the first two rounds (Olausson et al. 2023, "Is
-    # self-repair a silver bullet?"); the two rates below are open constants.
-    second_pass_rate: float = 0.10
-    later_pass_rate: float = 0.02
-    test_cv: float = 0.5  # open constant: spread of a test run's duration
+    # Open constants (not published; chosen in the calibration, see README "Calibration"):
+    tokens_per_write: float = 650.0  # mean output of a write/repair call (code + explanation)
+    token_cv: float = 0.5  # spread of one call's output length around the request's mean
+    # The chance that a repair round ends the loop. Repair gains come mostly in the first
+    # two rounds (Olausson et al. 2023, "Is self-repair a silver bullet for code
+    # generation?"); AutoGen also stops when the code runs cleanly or the assistant says
+    # TERMINATE, so these are higher than functional pass rates.
+    second_pass_rate: float = 0.7
+    later_pass_rate: float = 0.25
+    test_cv: float = 0.5  # spread of a test run's duration
+    request_cv: float = 0.6  # spread of the per-request factor on LLM output lengths
 
     def __post_init__(self) -> None:
         check_positive("CodeGeneration", tokens_per_write=self.tokens_per_write)
-        check_non_negative("CodeGeneration", token_cv=self.token_cv, test_cv=self.test_cv)
+        check_non_negative(
+            "CodeGeneration", token_cv=self.token_cv, test_cv=self.test_cv, request_cv=self.request_cv
+        )
         for field in ("second_pass_rate", "later_pass_rate"):
             rate = getattr(self, field)
             if not 0 <= rate <= 1:
@@ -54,6 +61,7 @@ class CodeGeneration:
     def sample(self, rng: np.random.Generator, job_id: int, arrival: float) -> JobSpec:
         write_mean = self.tokens_per_write / DECODE_TOKENS_PER_SECOND
         test_mean = TEST_MEDIAN_SECONDS * (1 + self.test_cv**2) ** 0.5  # lognormal mean from median
+        scale = request_scale(rng, self.request_cv)
         rounds = 1
         while rounds < MAX_ROUNDS and rng.random() >= self.pass_rate(rounds):
             rounds += 1
@@ -64,7 +72,10 @@ class CodeGeneration:
         for r in range(rounds):
             write = 2 * r
             kinds += (LLM, REGULAR)
-            durations += (lognormal(rng, write_mean, self.token_cv), lognormal(rng, test_mean, self.test_cv))
+            durations += (
+                scale * lognormal(rng, write_mean, self.token_cv),
+                lognormal(rng, test_mean, self.test_cv),
+            )
             parents += ((write - 1,) if r else (), (write,))
             revealer = write - 1 if r else None
             revealed_by += (revealer, revealer)

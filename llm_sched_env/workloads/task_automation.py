@@ -13,6 +13,7 @@ from llm_sched_env.workloads.application import (
     check_non_negative,
     check_positive,
     lognormal,
+    request_scale,
 )
 
 # TaskBench (Shen et al. 2023), HuggingFace-tools domain, shapes after verification:
@@ -53,11 +54,13 @@ class TaskAutomation:
     """
 
     name: str = "task_automation"
-    planner_tokens: float = 300.0  # open constant, calibrated (llm-sched calibrate)
-    response_tokens: float = 200.0  # open constant, calibrated (llm-sched calibrate)
-    token_cv: float = 0.5  # open constant: spread of an LLM output length
-    tool_seconds: float = 10.0  # open constant, calibrated: mean run time of a HuggingFace tool
-    tool_cv: float = 1.0  # open constant: tools range from fast classifiers to image generation
+    # Open constants (not published; chosen in the calibration, see README "Calibration"):
+    planner_tokens: float = 550.0  # mean planner output (a JSON task list) in tokens
+    response_tokens: float = 400.0  # mean final-answer output in tokens
+    token_cv: float = 0.25  # spread of one call's output length around the request's mean
+    tool_seconds: float = 17.0  # mean run time of a HuggingFace tool on a regular executor
+    tool_cv: float = 2.0  # tools range from fast classifiers to slow image/video generation
+    request_cv: float = 0.6  # spread of the per-request factor on LLM output lengths
 
     def __post_init__(self) -> None:
         check_positive(
@@ -66,7 +69,9 @@ class TaskAutomation:
             response_tokens=self.response_tokens,
             tool_seconds=self.tool_seconds,
         )
-        check_non_negative("TaskAutomation", token_cv=self.token_cv, tool_cv=self.tool_cv)
+        check_non_negative(
+            "TaskAutomation", token_cv=self.token_cv, tool_cv=self.tool_cv, request_cv=self.request_cv
+        )
 
     def sample_tool_graph(self, rng: np.random.Generator) -> list[tuple[int, ...]]:
         """Parents of each tool node (indices among tools), TaskBench-shaped."""
@@ -83,14 +88,15 @@ class TaskAutomation:
     def sample(self, rng: np.random.Generator, job_id: int, arrival: float) -> JobSpec:
         planner_mean = self.planner_tokens / DECODE_TOKENS_PER_SECOND
         response_mean = self.response_tokens / DECODE_TOKENS_PER_SECOND
+        scale = request_scale(rng, self.request_cv)
         tools = self.sample_tool_graph(rng)
         n_tools = len(tools)
         has_child = {p for ps in tools for p in ps}
         kinds = (LLM,) + (REGULAR,) * n_tools + (LLM,)
         durations = (
-            lognormal(rng, planner_mean, self.token_cv),
+            scale * lognormal(rng, planner_mean, self.token_cv),
             *(lognormal(rng, self.tool_seconds, self.tool_cv) for _ in range(n_tools)),
-            lognormal(rng, response_mean, self.token_cv),
+            scale * lognormal(rng, response_mean, self.token_cv),
         )
         estimates = (planner_mean,) + (self.tool_seconds,) * n_tools + (response_mean,)
         parents = (
