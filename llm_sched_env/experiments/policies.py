@@ -10,9 +10,12 @@ A policy in an experiment is anything a factory builds from a
   loop, e.g. a learned agent stepping the Gym environment with ``act(obs)``.
 
 Register a new one with :func:`register_policy`; ``llm-sched bench`` and ``llm-sched table1``
-then accept its key. Factories must be picklable (module-level functions or
-``functools.partial`` of them) to run in worker processes, and a key must identify the
-policy fully (e.g. include a model checkpoint's name), because results are resumed by key.
+then accept its key. A *family* of policies parameterized by an argument (e.g. a model file)
+is registered with :func:`register_policy_family`: keys ``prefix:ARG`` then resolve to an
+entry built from ``ARG``; ``agent:PATH`` names a model trained by ``llm-sched train``.
+Factories must be picklable (module-level functions or ``functools.partial`` of them) to run
+in worker processes, and a key must identify the policy fully (e.g. include a model
+checkpoint's name), because results are resumed by key.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class PolicyEntry:
 
 
 _REGISTRY: dict[str, PolicyEntry] = {}
+_FAMILIES: dict[str, Callable[[str], PolicyEntry]] = {}
 
 
 def register_policy(key: str, name: str, factory: PolicyFactory, *, replace: bool = False) -> None:
@@ -61,11 +65,22 @@ def register_policy(key: str, name: str, factory: PolicyFactory, *, replace: boo
     _REGISTRY[norm] = PolicyEntry(norm, name, factory)
 
 
+def register_policy_family(prefix: str, resolve: Callable[[str], PolicyEntry]) -> None:
+    """Resolve keys ``prefix:ARG`` (prefix case-insensitive) to ``resolve(ARG)``.
+
+    The entry's key must resolve to an equal entry again, as results are resumed by key.
+    """
+    _FAMILIES[prefix.lower()] = resolve
+
+
 def get_policy(key: str) -> PolicyEntry:
-    """The registered policy for ``key`` or its display name (case-insensitive)."""
+    """The registered policy for ``key`` or its display name (case-insensitive), or a family's entry."""
     norm = key.lower()
     if norm in _REGISTRY:
         return _REGISTRY[norm]
+    prefix, sep, argument = key.partition(":")
+    if sep and prefix.lower() in _FAMILIES:
+        return _FAMILIES[prefix.lower()](argument)
     for entry in _REGISTRY.values():
         if entry.name.lower() == norm:
             return entry
@@ -98,6 +113,13 @@ def _ps_tcs(seed: np.random.SeedSequence) -> PSTCS:
     return PSTCS()
 
 
+def _agent(spec: str) -> PolicyEntry:
+    from llm_sched_env.agents.files import resolve_model  # torch is imported only when a policy is built
+
+    return PolicyEntry(*resolve_model(spec))
+
+
 register_policy("fcfs", "FCFS", _fcfs)
 register_policy("rs", "RS", _rs)
 register_policy("ps-tcs", "PS-TCS", _ps_tcs)
+register_policy_family("agent", _agent)

@@ -1,0 +1,52 @@
+"""``llm-sched evaluate``: a trained agent beside FCFS, RS and PS-TCS on held-out seeds."""
+
+from __future__ import annotations
+
+import argparse
+
+from llm_sched_env.agents.seeds import VALIDATION_SEED_START
+from llm_sched_env.cli.bench import _setting, _split, add_run_options, execute
+from llm_sched_env.experiments import Grid, get_policy
+from llm_sched_env.experiments.paper import PAPER_NUM_JOBS
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a trained agent beside FCFS, RS and PS-TCS on held-out seeds",
+        description="Run the agent of --model and the baselines on workload seeds 0..N-1, which "
+        "training never uses (training draws seeds >= 10000, validation 1000..9999), with common random "
+        "numbers; print mean JCT ± 95 %% CI and the agent's paired reduction against each baseline, in "
+        "the row format of `llm-sched table1`. The same agent can join `llm-sched bench` as "
+        "--policies agent:PATH. Example: llm-sched evaluate --model agents/models/ppo_gnn.zip "
+        "--settings 10x10,20x20 --json eval.json",
+    )
+    p.add_argument("--model", required=True, metavar="PATH", help="model zip written by `llm-sched train`")
+    p.add_argument("--seeds", type=int, default=5, help="number of held-out seeds (0..N-1); default 5")
+    p.add_argument("--settings", default="10x10", help="comma list of RxL settings; default 10x10")
+    p.add_argument("--jobs", type=int, default=PAPER_NUM_JOBS, help="jobs per episode; default 500")
+    p.add_argument("--baselines", default="fcfs,rs,ps-tcs", help="comma list of policies to compare with")
+    add_run_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.seeds <= VALIDATION_SEED_START:
+        raise ValueError(f"--seeds: must be in 1..{VALIDATION_SEED_START} (held-out seeds), got {args.seeds}")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs: must be >= 1, got {args.jobs}")
+    agent = get_policy(f"agent:{args.model}")
+    baselines = tuple(get_policy(name).key for name in _split("--baselines", args.baselines, str))
+    grid = Grid(
+        policies=(*baselines, agent.key),
+        settings=_split("--settings", args.settings, _setting),
+        seeds=tuple(range(args.seeds)),
+        num_jobs=(args.jobs,),
+    )
+    return execute(
+        grid.cells(),
+        args,
+        treatment=agent.name,
+        cdf_setting=grid.settings[0],
+        title=f"llm-sched evaluate: {agent.name} ({args.model}) on held-out seeds 0..{args.seeds - 1}",
+    )
