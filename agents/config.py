@@ -58,7 +58,8 @@ class TrainConfig:
     ``env`` overrides the training environment's configuration (e.g. fewer jobs per
     episode); ``validation_env`` overrides the validation setting (default: the paper's,
     with the training observation settings). ``cloning`` None skips behaviour cloning.
-    PPO fields are MaskablePPO's arguments of the same names.
+    PPO fields are MaskablePPO's arguments of the same names; ``normalize_reward`` scales
+    rewards by a running estimate of the return's spread (SB3's ``VecNormalize``).
     """
 
     policy: str = "gnn"
@@ -78,6 +79,7 @@ class TrainConfig:
     gae_lambda: float = 0.95
     clip_range: float = 0.1
     ent_coef: float = 0.0
+    normalize_reward: bool = True
     checkpoint_every: int = 50_000
     validate_every: int = 50_000
     validation_seeds: int = 3
@@ -119,7 +121,14 @@ class TrainConfig:
         return CompoundLLMConfig.from_mapping({**observation, **self.validation_env})
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
+        """JSON-ready fields (a replayed trace is summarised by its number of jobs)."""
         data = dataclasses.asdict(self)
-        data["env"], data["validation_env"] = dict(self.env), dict(self.validation_env)
+        data["env"], data["validation_env"] = _json_env(self.env), _json_env(self.validation_env)
         return data
+
+
+def _json_env(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    data = dict(overrides)
+    if data.get("trace") is not None:
+        data["trace"] = f"<{len(data['trace'])} replayed jobs>"
+    return data

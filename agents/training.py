@@ -31,10 +31,12 @@ from llm_sched_env.baselines import ObsPSTCS, run_episode
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 from stable_baselines3.common.logger import Logger, configure
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 import llm_sched_env
 from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
+
+CHECKPOINT_PREFIX = "agent"
 
 
 class Validation(BaseCallback):
@@ -82,6 +84,15 @@ class Validation(BaseCallback):
     def _on_training_end(self) -> None:
         if self._last != self.num_timesteps:
             self.validate(self.model, self.logger, self.num_timesteps)
+
+
+def _normalization_stats(checkpoint: Path) -> Path | None:
+    """The reward-normalization statistics saved beside a checkpoint, if any."""
+    prefix = f"{CHECKPOINT_PREFIX}_"
+    if not checkpoint.name.startswith(prefix):
+        return None
+    stats = checkpoint.with_name(f"{prefix}vecnormalize_{checkpoint.name[len(prefix) :]}").with_suffix(".pkl")
+    return stats if stats.is_file() else None
 
 
 def build_model(config: TrainConfig, venv: VecEnv, tensorboard_dir: Path) -> MaskablePPO:
@@ -137,18 +148,26 @@ def train(
     """Run ``config`` into directory ``out``; returns the ``train.json`` report.
 
     With ``resume`` (a checkpoint zip), training continues from it up to ``config.timesteps``
-    PPO steps in total, without cloning again.
+    PPO steps in total, without cloning again, and with the reward-normalization statistics
+    saved beside it (``checkpoints/agent_vecnormalize_*.pkl``) when there are any.
     """
     start = time.perf_counter()
     th.set_num_threads(config.threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     venv = make_training_vec_env(config.env, config.n_envs, config.subprocess)
+    if config.normalize_reward:
+        stats = None if resume is None else _normalization_stats(Path(resume))
+        if stats is not None:
+            venv = VecNormalize.load(str(stats), venv)
+        else:
+            venv = VecNormalize(venv, norm_obs=False, gamma=config.gamma)
     info = agent_info(config.agent_name, config.policy, dict(config.env), training=config.to_dict())
     if resume is not None:
         model = MaskablePPO.load(resume, env=venv, device="cpu", tensorboard_log=str(out / "tb"))
         if not isinstance(model.policy.features_extractor, EXTRACTORS[config.policy]):
             raise ValueError(f"resume: {resume} is not a {config.policy!r} model")
+        venv.seed(config.seed + model.num_timesteps)  # fresh training episodes, not the first run's again
     else:
         model = build_model(config, venv, out / "tb")
     model.agent_info = info
@@ -174,7 +193,10 @@ def train(
     remaining = config.timesteps - model.num_timesteps
     if remaining > 0:
         checkpoints = CheckpointCallback(
-            max(1, config.checkpoint_every // config.n_envs), str(out / "checkpoints"), name_prefix="agent"
+            max(1, config.checkpoint_every // config.n_envs),
+            str(out / "checkpoints"),
+            name_prefix=CHECKPOINT_PREFIX,
+            save_vecnormalize=True,
         )
         model.learn(
             remaining,

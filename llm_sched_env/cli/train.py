@@ -65,6 +65,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gamma", type=float, default=_DEFAULTS.gamma)
     p.add_argument("--clip-range", type=float, default=_DEFAULTS.clip_range)
     p.add_argument("--ent-coef", type=float, default=_DEFAULTS.ent_coef)
+    p.add_argument(
+        "--no-normalize-reward", action="store_true", help="train on raw rewards (default: VecNormalize)"
+    )
     p.add_argument("--checkpoint-every", type=int, default=_DEFAULTS.checkpoint_every, metavar="STEPS")
     p.add_argument("--validate-every", type=int, default=_DEFAULTS.validate_every, metavar="STEPS")
     p.add_argument("--validation-seeds", type=int, default=_DEFAULTS.validation_seeds)
@@ -104,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         gamma=args.gamma,
         clip_range=args.clip_range,
         ent_coef=args.ent_coef,
+        normalize_reward=not args.no_normalize_reward,
         checkpoint_every=args.checkpoint_every,
         validate_every=args.validate_every,
         validation_seeds=args.validation_seeds,
