@@ -4,7 +4,6 @@ from llm_sched_env.envs.compound_llm import CompoundLLMEnv
 from llm_sched_env.envs.config import APP_CLASSES, APP_NAMES, SMALL_VARIANT, CompoundLLMConfig
 from llm_sched_env.envs.observation import (
     EXECUTOR_FEATURES,
-    JOB_FEATURES,
     POOL_FEATURES,
     SYSTEM_FEATURES,
     observation_tables,
@@ -15,7 +14,6 @@ __all__ = [
     "APP_CLASSES",
     "APP_NAMES",
     "EXECUTOR_FEATURES",
-    "JOB_FEATURES",
     "POOL_FEATURES",
     "SMALL_VARIANT",
     "STAGE_FEATURES",

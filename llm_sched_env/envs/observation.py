@@ -1,10 +1,16 @@
 """What the scheduler sees: the observation space and the encoder that fills it.
 
 Every feature is a number in [0, 1]. Times ``t`` (seconds) and counts ``c`` are squashed as
-``t / (t + scale)``, which keeps the bounds exact and never overflows. Only what a real
-scheduler could know is read: revealed stages, their estimates, parents and statuses, the
-time each stage entered its status, and job arrival times. True durations and hidden stages
-are never read.
+``t / (t + scale)``, which keeps the bounds exact and never overflows. The scales: a stage's
+estimate, its running time and an executor's running time use ``stage_time_scale``; the
+time a stage has been blocked or ready, a job's age and its remaining work use
+``job_time_scale``; pending parents use 1, a stage's position in its job 8 and a job's
+finished stages 4; a pool's ready stages use its executor count, its unshown ready stages
+and the system's job counts use ``stage_slots``.
+
+Only what a real scheduler could know is read: revealed stages, their estimates, parents
+and statuses, the time each stage entered its status, and job arrival times. True
+durations and hidden stages are never read.
 
 Slot rule (which stages are shown when more are revealed than ``stage_slots``):
     1. for each pool that needs a decision and each application class, its oldest (FCFS)
@@ -19,36 +25,24 @@ keeps every application's FCFS choice visible (enough for any app-priority polic
 
 from __future__ import annotations
 
+import math
+from array import array
+
 import numpy as np
 from gymnasium import spaces
 
-from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, POOLS, READY, Simulator
+from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, POOLS, READY, JobState, Simulator
 from llm_sched_env.envs.config import APP_CLASSES, NUM_POOLS, CompoundLLMConfig
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.stage_table import (
     NUM_STAGE_FEATURES,
     S_READY,
     S_TIMES,
-    S_WORK,
     STAGE_BITS,
-    STAGE_MASK,
+    Rows,
     StageTable,
     app_class,
 )
-
-COUNT_SCALE = 4.0  # stage counts c of a job are shown as c / (c + COUNT_SCALE)
-
-JOB_FEATURES = (
-    *(f"app_{name}" for name in APP_CLASSES),
-    "age",
-    "remaining_regular_work",
-    "remaining_llm_work",
-    "live_stages",
-    "done_stages",
-)
-J_AGE = len(APP_CLASSES)
-J_WORK = J_AGE + 1
-NUM_JOB_FEATURES = len(JOB_FEATURES)
 
 EXECUTOR_FEATURES = ("is_llm", "busy", "elapsed", "estimate", *(f"app_{name}" for name in APP_CLASSES))
 E_BUSY, E_ELAPSED, E_ESTIMATE, E_APP = 1, 2, 3, 4
@@ -67,7 +61,6 @@ def observation_tables(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """
     widths = {
         "stages": NUM_STAGE_FEATURES,
-        "jobs": NUM_JOB_FEATURES,
         "executors": NUM_EXECUTOR_FEATURES,
         "pools": NUM_POOL_FEATURES,
     }
@@ -86,46 +79,43 @@ class ObservationEncoder:
         x = config.num_regular + config.num_llm
         self.stage_time_scale = config.stage_time_scale
         self.job_time_scale = config.job_time_scale
-        self.table = StageTable(config.stage_time_scale)
-        self._time_scales = np.array([config.job_time_scale, config.job_time_scale, config.stage_time_scale])
+        self.table = StageTable(config.stage_time_scale, config.job_time_scale)
+        # An observation's arrays are consecutive parts of one fresh array per dtype.
+        self._parts = (
+            _Parts(
+                np.float32,
+                stages=s * NUM_STAGE_FEATURES,
+                executors=x * NUM_EXECUTOR_FEATURES,
+                pools=NUM_POOLS * NUM_POOL_FEATURES,
+                system=len(SYSTEM_FEATURES),
+            ),
+            _Parts(np.int32, stage_job=s, edges=2 * e),
+            _Parts(np.int8, stage_mask=s, edge_mask=e, action_mask=s),
+        )
+        floats = self._parts[0].slices
+        self._pools_and_system = slice(floats["pools"].start, floats["system"].stop)
+        self.space = spaces.Dict(
+            {
+                **{key: spaces.Box(0.0, 1.0, (n,), np.float32) for key, n in self._parts[0].sizes.items()},
+                **{key: spaces.Box(0, s - 1, (n,), np.int32) for key, n in self._parts[1].sizes.items()},
+                **{key: spaces.MultiBinary(n) for key, n in self._parts[2].sizes.items()},
+            }
+        )
+        # Per executor (regular ones first): its row without the elapsed time, what it runs,
+        # since when, and the squashing scale of its elapsed time (infinite when idle).
+        self._executor_pool = [0] * config.num_regular + [1] * config.num_llm
+        self._executors = Rows(NUM_EXECUTOR_FEATURES, x)
+        self._executor_start = Rows(1, x, "d")
+        self._executor_scale = Rows(1, x, "d")
+        self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in POOLS]
 
-        # One working buffer per dtype; the observation's arrays are views of a copy of it.
-        float_sizes = {
-            "stages": s * NUM_STAGE_FEATURES,
-            "jobs": s * NUM_JOB_FEATURES,
-            "executors": x * NUM_EXECUTOR_FEATURES,
-            "pools": NUM_POOLS * NUM_POOL_FEATURES,
-            "system": len(SYSTEM_FEATURES),
-        }
-        int_sizes = {"stage_job": s, "edges": 2 * e}
-        mask_sizes = {"stage_mask": s, "job_mask": s, "edge_mask": e, "action_mask": s}
-        self._floats, self._float_views, float_slices = _buffer(float_sizes, np.float32)
-        self._ints, self._int_views, int_slices = _buffer(int_sizes, np.int32)
-        self._masks, self._mask_views, mask_slices = _buffer(mask_sizes, np.int8)
-        self._slices = (float_slices, int_slices, mask_slices)
-        self.action_mask = self._mask_views["action_mask"]  # valid slots of the last observation
-        v = self._float_views
-        self._stages = v["stages"].reshape(s, NUM_STAGE_FEATURES)
-        self._jobs = v["jobs"].reshape(s, NUM_JOB_FEATURES)
-        self._executors = v["executors"].reshape(x, NUM_EXECUTOR_FEATURES)
-        self._executors[config.num_regular :, 0] = 1.0
-        self._executor_start = np.zeros(x)
-        self._executor_refs: list[object] = [None] * x
-
-        spaces_: dict[str, spaces.Space] = {}
-        for key, size in float_sizes.items():
-            spaces_[key] = spaces.Box(0.0, 1.0, (size,), np.float32)
-        for key, size in int_sizes.items():
-            spaces_[key] = spaces.Box(0, s - 1, (size,), np.int32)
-        for key, size in mask_sizes.items():
-            spaces_[key] = spaces.MultiBinary(size)
-        self.space = spaces.Dict(spaces_)
-
-        self._job_cache: dict[int, tuple[int, np.ndarray]] = {}  # rank -> (remaining, row)
+        self._slot_index = np.arange(s, dtype=np.int32)
         self.slot_keys: list[int] = []  # FCFS keys of the shown stages, slot by slot
+        self.action_mask = np.zeros(s, np.int8)  # valid slots of the last observation
         self.hidden_ready = 0
         self.unshown_jobs = 0
         self.truncated_edges = 0
+        self.reset()
 
     # ------------------------------------------------------------------ lifecycle
     def new_queue(self) -> FcfsReadyQueue:
@@ -133,41 +123,51 @@ class ObservationEncoder:
 
     def reset(self) -> None:
         self.table.clear()
-        self._job_cache.clear()
-        self._executors[:, 1:] = 0.0
-        self._executor_refs = [None] * len(self._executor_refs)
+        self._executor_runs = [{} for _ in POOLS]
+        for row, pool in enumerate(self._executor_pool):
+            self._set_executor(row, pool, None)
 
-    def release(self, rank: int) -> None:
-        """Forget a finished job (by arrival rank)."""
-        job = self.table.jobs.get(rank)
-        if job is not None:
-            self.table.release(job)
-        self._job_cache.pop(rank, None)
+    def release(self, job: JobState) -> None:
+        """Forget a finished job."""
+        self.table.release(job)
 
     # ------------------------------------------------------------------- encoding
     def encode(self, sim: Simulator) -> dict[str, np.ndarray]:
-        """The observation of ``sim`` now; also sets ``slot_keys`` and the unshown counts."""
-        deciding = tuple(bool(sim.free[p]) and len(sim.ready[p]) > len(sim.free[p]) for p in POOLS)
+        """The observation of ``sim`` now; also sets ``slot_keys``, ``action_mask`` and the counts."""
+        free, ready = sim.free, sim.ready
+        deciding = (
+            bool(free[0]) and len(ready[0]) > len(free[0]),
+            bool(free[1]) and len(ready[1]) > len(free[1]),
+        )
         keys, unshown = self._select_ready(sim, deciding)
         self.hidden_ready = unshown[0] + unshown[1]
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
+        only_ready = True  # every shown stage is a ready stage of a deciding pool
         if len(keys) < self.slots:
             others = self._select_others(sim, deciding, self.slots - len(keys), blocked)
             if others:
                 keys = sorted(keys + others)
+                only_ready = False
         self.slot_keys = keys
 
-        self._stages.fill(0.0)
-        self._jobs.fill(0.0)
-        self._ints.fill(0)
-        self._masks.fill(0)
+        obs: dict[str, np.ndarray] = {}
+        floats, _, _ = (parts.new(obs) for parts in self._parts)
         now = sim.now
-        num_jobs = self._fill_stages_and_jobs(keys, now, deciding)
+        num_jobs = self._fill_stages(obs, keys, now)
+        actionable = obs["action_mask"][: len(keys)]
+        if only_ready:
+            actionable[:] = 1
+        else:
+            stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)[: len(keys)]
+            is_llm = stages[:, 0]
+            pool_deciding = is_llm * deciding[LLM] + (1.0 - is_llm) * deciding[0]
+            actionable[:] = stages[:, S_READY] * pool_deciding
+        self.action_mask = obs["action_mask"].copy()
         self.unshown_jobs = len(sim.active) - num_jobs
-        self.truncated_edges = self._fill_edges(keys, blocked) if blocked else 0
-        self._fill_executors(sim, now)
-        self._fill_pools(sim, deciding, unshown)
-        return self._snapshot()
+        self.truncated_edges = self._fill_edges(obs, keys, blocked) if blocked else 0
+        self._fill_executors(sim, obs["executors"], now)
+        floats[self._pools_and_system] = self._pools_and_system_values(sim, deciding, unshown)
+        return obs
 
     def _select_ready(self, sim: Simulator, deciding: tuple[bool, ...]) -> tuple[list[int], list[int]]:
         """Slot rules 1 and 2: keys of the ready stages shown, and how many each pool leaves out."""
@@ -224,81 +224,42 @@ class ObservationEncoder:
                     return keys
         return keys
 
-    def _fill_stages_and_jobs(self, keys: list[int], now: float, deciding: tuple[bool, ...]) -> int:
-        """Stage rows, their job index, the job rows and the masks; returns the number of jobs."""
+    def _fill_stages(self, obs: dict[str, np.ndarray], keys: list[int], now: float) -> int:
+        """Stage rows, their job index and mask; returns the number of jobs shown."""
         table = self.table
-        base = table.base
+        base, jobs, version = table.base, table.jobs, table.version
         rows: list[int] = []
         stage_job: list[int] = []
-        job_rows: list[np.ndarray] = []
+        add_row, add_job = rows.append, stage_job.append
+        num_jobs = 0
         previous = -1
         for key in keys:
             rank = key >> STAGE_BITS
             if rank != previous:
                 previous = rank
-                first_row = base[rank]
-                job_rows.append(self._job_row(rank))
-            rows.append(first_row + (key & STAGE_MASK))
-            stage_job.append(len(job_rows) - 1)
-        n, num_jobs = len(rows), len(job_rows)
+                job = jobs[rank]
+                if version.get(rank) != job.remaining:
+                    table.refresh(job)
+                first = base[rank] - (rank << STAGE_BITS)
+                num_jobs += 1
+            add_row(first + key)
+            add_job(num_jobs - 1)
+        n = len(rows)
         if not n:
             return 0
-        jobs = np.array(job_rows)
-        age = now - jobs[:, J_AGE]
-        jobs[:, J_AGE] = age / (age + self.job_time_scale)
-        self._jobs[:num_jobs] = jobs[:, :NUM_JOB_FEATURES]
-
         index = np.array(rows)
-        stages = self._stages[:n]
-        np.take(table.features, index, axis=0, out=stages)
-        times = np.subtract(now, table.times[index])
-        times /= times + self._time_scales
-        stages[:, S_TIMES : S_TIMES + 3] *= times
-        job_index = self._int_views["stage_job"]
-        job_index[:n] = stage_job
-        stages[:, S_WORK] = jobs[job_index[:n], NUM_JOB_FEATURES]
-
-        masks = self._mask_views
-        masks["stage_mask"][:n] = 1
-        masks["job_mask"][:num_jobs] = 1
-        actionable = masks["action_mask"][:n]
-        if deciding[0] and deciding[1]:
-            actionable[:] = stages[:, S_READY]
-        else:
-            is_llm = stages[:, 0] if deciding[LLM] else 1.0 - stages[:, 0]
-            actionable[:] = stages[:, S_READY] * is_llm
+        stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)
+        np.take(table.stages.view, index, axis=0, out=stages[:n])
+        times = table.times.view.take(index, axis=0)
+        elapsed = now - times[:, :2]
+        stages[:n, S_TIMES : S_TIMES + 2] = elapsed / (elapsed + times[:, 2:])
+        obs["stage_job"][:n] = self._slot_index[:n] if num_jobs == n else stage_job
+        obs["stage_mask"][:n] = 1
         return num_jobs
 
-    def _job_row(self, rank: int) -> np.ndarray:
-        """A job's features (age column holding its arrival), plus its squashed remaining work."""
-        job = self.table.jobs[rank]
-        cached = self._job_cache.get(rank)
-        if cached is not None and cached[0] == job.remaining:
-            return cached[1]
-        spec = job.spec
-        work = [0.0, 0.0]
-        live = 0
-        for stage, status in enumerate(job.status):
-            if status != HIDDEN and status != DONE:
-                live += 1
-                work[spec.kinds[stage]] += spec.estimates[stage]
-        done = spec.num_stages - job.remaining
-        row = np.zeros(NUM_JOB_FEATURES + 1)
-        row[app_class(spec.app)] = 1.0
-        row[J_AGE] = spec.arrival
-        scale = self.job_time_scale
-        total = work[0] + work[1]
-        row[J_WORK:] = (
-            work[0] / (work[0] + scale),
-            work[1] / (work[1] + scale),
-            live / (live + COUNT_SCALE),
-            done / (done + COUNT_SCALE),
-            total / (total + scale),
-        )
-        self._job_cache[rank] = (job.remaining, row)
-        return row
-
-    def _fill_edges(self, keys: list[int], blocked: list[tuple[int, int, tuple[int, ...]]]) -> int:
+    def _fill_edges(
+        self, obs: dict[str, np.ndarray], keys: list[int], blocked: list[tuple[int, int, tuple[int, ...]]]
+    ) -> int:
         """Parent -> child edges into shown blocked stages; returns how many did not fit."""
         slot_of = {key: slot for slot, key in enumerate(keys)}
         sources: list[int] = []
@@ -311,38 +272,50 @@ class ObservationEncoder:
                     targets.append(slot_of[key])
         e = self.edge_slots
         m = min(len(sources), e)
-        edges = self._int_views["edges"]
+        edges = obs["edges"]
         edges[:m] = sources[:m]
         edges[e : e + m] = targets[:m]
-        self._mask_views["edge_mask"][:m] = 1
+        obs["edge_mask"][:m] = 1
         return len(sources) - m
 
-    def _fill_executors(self, sim: Simulator, now: float) -> None:
-        features = self._executors
-        refs = self._executor_refs
-        start = self._executor_start
+    def _fill_executors(self, sim: Simulator, out: np.ndarray, now: float) -> None:
+        """Executor rows, updated where an executor started or finished a stage since last time."""
+        runs = self._executor_runs
         offset = 0
         for pool in POOLS:
             running = sim.running[pool]
-            for executor in range(self.num_executors[pool]):
-                ref = running.get(executor)
-                row = offset + executor
-                if ref is not refs[row]:
-                    refs[row] = ref
-                    f = features[row]
-                    f[1:] = 0.0
-                    if ref is not None:
-                        job, stage = ref
-                        estimate = job.spec.estimates[stage]
-                        f[E_BUSY] = 1.0
-                        f[E_ESTIMATE] = estimate / (estimate + self.stage_time_scale)
-                        f[E_APP + app_class(job.spec.app)] = 1.0
-                        start[row] = job.since[stage]
+            if running != runs[pool]:
+                seen = runs[pool]
+                for executor in running.keys() | seen.keys():
+                    ref = running.get(executor)
+                    if ref is not seen.get(executor):
+                        self._set_executor(offset + executor, pool, ref)
+                runs[pool] = running.copy()
             offset += self.num_executors[pool]
-        elapsed = now - start
-        features[:, E_ELAPSED] = features[:, E_BUSY] * (elapsed / (elapsed + self.stage_time_scale))
+        executors = out.reshape(offset, NUM_EXECUTOR_FEATURES)
+        executors[:] = self._executors.view
+        elapsed = now - self._executor_start.view
+        executors[:, E_ELAPSED] = elapsed / (elapsed + self._executor_scale.view)
 
-    def _fill_pools(self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]) -> None:
+    def _set_executor(self, row: int, pool: int, ref: tuple[JobState, int] | None) -> None:
+        o = row * NUM_EXECUTOR_FEATURES
+        data = self._executors.data
+        data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
+        if ref is None:
+            self._executor_start.data[row] = 0.0
+            self._executor_scale.data[row] = math.inf
+            return
+        job, stage = ref
+        estimate = job.spec.estimates[stage]
+        data[o + E_BUSY] = 1.0
+        data[o + E_ESTIMATE] = estimate / (estimate + self.stage_time_scale)
+        data[o + E_APP + app_class(job.spec.app)] = 1.0
+        self._executor_start.data[row] = job.since[stage]
+        self._executor_scale.data[row] = self.stage_time_scale
+
+    def _pools_and_system_values(
+        self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]
+    ) -> list[float]:
         values: list[float] = []
         for pool in POOLS:
             n = self.num_executors[pool]
@@ -353,28 +326,30 @@ class ObservationEncoder:
                 float(deciding[pool]),
                 unshown[pool] / (unshown[pool] + self.slots),
             )
-        self._float_views["pools"][:] = values
         jobs, hidden_jobs = len(sim.active), self.unshown_jobs
-        self._float_views["system"][:] = (
-            jobs / (jobs + self.slots),
-            hidden_jobs / (hidden_jobs + self.slots),
-        )
-
-    def _snapshot(self) -> dict[str, np.ndarray]:
-        obs: dict[str, np.ndarray] = {}
-        for buffer, slices in zip((self._floats, self._ints, self._masks), self._slices, strict=True):
-            copy = buffer.copy()
-            for key, part in slices.items():
-                obs[key] = copy[part]
-        return obs
+        values += (jobs / (jobs + self.slots), hidden_jobs / (hidden_jobs + self.slots))
+        return values
 
 
-def _buffer(sizes: dict[str, int], dtype: type) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, slice]]:
-    """One zeroed array holding consecutive parts of the given sizes, with a view of each."""
-    slices: dict[str, slice] = {}
-    offset = 0
-    for key, size in sizes.items():
-        slices[key] = slice(offset, offset + size)
-        offset += size
-    buffer = np.zeros(offset, dtype)
-    return buffer, {key: buffer[part] for key, part in slices.items()}, slices
+# The row of an idle executor, by pool.
+_IDLE = tuple(array("f", [float(pool)] + [0.0] * (NUM_EXECUTOR_FEATURES - 1)) for pool in POOLS)
+
+
+class _Parts:
+    """Named consecutive parts of a flat array of one dtype."""
+
+    def __init__(self, dtype: type, **sizes: int) -> None:
+        self.dtype = dtype
+        self.sizes = sizes
+        self.slices: dict[str, slice] = {}
+        self.total = 0
+        for key, size in sizes.items():
+            self.slices[key] = slice(self.total, self.total + size)
+            self.total += size
+
+    def new(self, views: dict[str, np.ndarray]) -> np.ndarray:
+        """A zeroed array; adds a view of each part to ``views``."""
+        array = np.zeros(self.total, self.dtype)
+        for key, part in self.slices.items():
+            views[key] = array[part]
+        return array

@@ -3,8 +3,8 @@
 It implements the core's ``ReadyQueue`` protocol plus ``remove`` (used by decision-mode
 ``dispatch``), so the simulator fills and drains it, and it keeps what an observation
 needs at hand: the ready stages sorted by FCFS key, the oldest ready stage of each
-application class, and each stage's row in the :class:`StageTable`, recorded when it
-becomes ready.
+application class, and each stage's row in the :class:`StageTable`, which it tells when a
+stage becomes ready.
 """
 
 from __future__ import annotations

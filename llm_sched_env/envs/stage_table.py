@@ -1,21 +1,30 @@
-"""Per-stage feature rows of the jobs in the system, kept up to date between observations.
+"""Feature rows of the jobs in the system and of their stages, kept up to date incrementally.
 
-Each job gets a block of rows (one per stage) when it is first seen. A row holds the
-stage's step-invariant features (kind, app, estimate, position) and its last recorded
-status; times are stored raw so an observation turns them into features in one vectorized
-pass. Rows of hidden stages exist but are only ever read once their stage is revealed.
+Each job gets a job row and a block of stage rows (one per stage) when it is first seen. A
+stage row holds the stage's step-invariant features (kind, app, estimate, position), its
+last recorded status and its job's remaining work; the time it entered its status is kept
+beside it, so an observation computes every time feature in one vectorized pass. Rows of
+hidden stages exist but are only read once their stage is revealed.
+
+Rows live in ``array.array`` buffers (cheap to write one value at a time from Python)
+with numpy views of the same memory (cheap to gather from).
 """
 
 from __future__ import annotations
 
+import math
+from array import array
+from typing import Any
+
 import numpy as np
 
-from llm_sched_env.core import BLOCKED, LLM, READY, RUNNING, JobState
+from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, READY, RUNNING, JobState
 from llm_sched_env.envs.config import APP_CLASSES, APP_NAMES
 
 STAGE_BITS = 24  # a stage key is (arrival rank << STAGE_BITS) | position: FCFS order as one int
 STAGE_MASK = (1 << STAGE_BITS) - 1
 POSITION_SCALE = 8.0  # position p in its job is shown as p / (p + POSITION_SCALE)
+COUNT_SCALE = 4.0  # stage counts c of a job are shown as c / (c + COUNT_SCALE)
 
 APP_CLASS = {name: k for k, name in enumerate(APP_NAMES)}
 OTHER_APP = len(APP_NAMES)
@@ -26,30 +35,27 @@ STAGE_FEATURES = (
     *(f"app_{name}" for name in APP_CLASSES),
     "estimate",
     "position",
+    "pending_parents",
     "blocked",
     "ready",
     "running",
-    "pending_parents",
+    "time_in_status",
     "job_age",
-    "waiting",
-    "elapsed",
-    "job_remaining_work",
+    "job_regular_work",
+    "job_llm_work",
+    "job_done_stages",
 )
 S_APP = 1
 S_ESTIMATE = S_APP + len(APP_CLASSES)
 S_POSITION = S_ESTIMATE + 1
-S_STATUS = S_POSITION + 1  # blocked, ready, running one-hot
+S_PENDING = S_POSITION + 1
+S_STATUS = S_PENDING + 1  # blocked, ready, running one-hot
 S_READY = S_STATUS + 1
-S_RUNNING = S_STATUS + 2
-S_PENDING = S_STATUS + 3
-S_TIMES = S_PENDING + 1  # job_age, waiting, elapsed
-S_WORK = S_TIMES + 3
+S_TIMES = S_STATUS + 3  # time_in_status, job_age
+S_JOB = S_TIMES + 2  # job_regular_work, job_llm_work, job_done_stages
 NUM_STAGE_FEATURES = len(STAGE_FEATURES)
-assert S_WORK == NUM_STAGE_FEATURES - 1
 
-# Status one-hot and the masks that pick which time feature applies, per status code.
-_STATUS_COLUMNS = {BLOCKED: (1, 0, 0), READY: (0, 1, 0), RUNNING: (0, 0, 1)}
-_TIME_MASKS = {BLOCKED: (1, 1, 0), READY: (1, 1, 0), RUNNING: (1, 0, 1)}  # age, waiting, elapsed
+_STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
 
 
 def app_class(app: str) -> int:
@@ -57,59 +63,119 @@ def app_class(app: str) -> int:
     return APP_CLASS.get(app, OTHER_APP)
 
 
-class StageTable:
-    """Feature rows for the stages of every job seen since the last :meth:`clear`."""
+class Rows:
+    """A growable table of ``width`` numbers per row: an ``array.array`` and a numpy view of it."""
 
-    def __init__(self, stage_time_scale: float, capacity: int = 1024) -> None:
+    def __init__(self, width: int, capacity: int, typecode: str = "f") -> None:
+        self.width = width
+        self.data = array(typecode, bytes(array(typecode).itemsize * width * capacity))
+        self.view = self._make_view()
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def grow(self, capacity: int) -> None:
+        """Make room for ``capacity`` rows, keeping the current ones."""
+        rows = len(self.view)
+        self.view = None  # release the buffer so that the array may grow
+        self.data.frombytes(bytes(self.data.itemsize * self.width * (capacity - rows)))
+        self.view = self._make_view()
+
+    def _make_view(self) -> np.ndarray:
+        view = np.frombuffer(self.data, self.data.typecode)
+        return view.reshape(-1, self.width) if self.width > 1 else view
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"width": self.width, "data": self.data}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.width, self.data = state["width"], state["data"]
+        self.view = self._make_view()
+
+
+class StageTable:
+    """Feature rows of every job seen since the last :meth:`clear` that is still in the system.
+
+    ``times`` holds, per stage row, what its time features are computed from: when the stage
+    entered its recorded status, its job's arrival, and the squashing scale of each.
+    """
+
+    def __init__(self, stage_time_scale: float, job_time_scale: float, capacity: int = 1024) -> None:
         self.stage_time_scale = stage_time_scale
-        # Columns up to S_TIMES are features; S_TIMES..S_TIMES+3 hold the 0/1 masks that an
-        # observation multiplies with the squashed (age, time in status, time in status).
-        self.features = np.zeros((capacity, NUM_STAGE_FEATURES), np.float32)
-        # arrival, since, since: subtracted from ``now`` to give age and time in status.
-        self.times = np.zeros((capacity, 3), np.float64)
-        self.base: dict[int, int] = {}  # arrival rank -> first row of the job's block
+        self.job_time_scale = job_time_scale
+        self.stages = Rows(NUM_STAGE_FEATURES, capacity)
+        self.times = Rows(4, capacity, "d")  # since, arrival, scale of each
+        self._marks = [-1] * capacity  # status and pending parents last recorded, by row
         self.jobs: dict[int, JobState] = {}  # arrival rank -> job
+        self.base: dict[int, int] = {}  # arrival rank -> first stage row
+        self.version: dict[int, int] = {}  # arrival rank -> job.remaining when its features were set
         self._top = 0
         self._live_rows = 0
 
     def clear(self) -> None:
-        self.base.clear()
         self.jobs.clear()
+        self.base.clear()
+        self.version.clear()
         self._top = self._live_rows = 0
 
-    def row(self, job: JobState, stage: int) -> int:
+    def record(self, job: JobState, stage: int, status: int) -> None:
+        """Store the status of a revealed stage and when it entered it."""
         base = self.base.get(job.rank)
         if base is None:
             base = self._add(job)
-        return base + stage
+        row = base + stage
+        pending = job.pending_parents[stage]
+        mark = status | pending << 3
+        if self._marks[row] == mark:
+            return
+        self._marks[row] = mark
+        o = row * NUM_STAGE_FEATURES + S_PENDING
+        data = self.stages.data
+        data[o] = pending / (pending + 1.0)
+        data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
+        o = 4 * row
+        times = self.times.data
+        times[o] = job.since[stage]
+        times[o + 2] = self.stage_time_scale if status == RUNNING else self.job_time_scale
+
+    def refresh(self, job: JobState) -> None:
+        """Recompute the job features of a job's stage rows (after one of its stages finished)."""
+        spec = job.spec
+        self.version[job.rank] = job.remaining
+        work = [0.0, 0.0]
+        for stage, status in enumerate(job.status):
+            if status not in (HIDDEN, DONE):
+                work[spec.kinds[stage]] += spec.estimates[stage]
+        done = spec.num_stages - job.remaining
+        scale = self.job_time_scale
+        base = self.base[job.rank]
+        self.stages.view[base : base + spec.num_stages, S_JOB:] = (
+            work[0] / (work[0] + scale),
+            work[1] / (work[1] + scale),
+            done / (done + COUNT_SCALE),
+        )
 
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
-        if self.base.pop(job.rank, None) is not None:
-            del self.jobs[job.rank]
+        rank = job.rank
+        if self.jobs.pop(rank, None) is not None:
+            del self.base[rank]
+            self.version.pop(rank, None)
             self._live_rows -= job.spec.num_stages
 
-    def record(self, job: JobState, stage: int, status: int) -> int:
-        """Store the status of a revealed stage and when it entered it; returns its row."""
-        row = self.row(job, stage)
-        f = self.features[row]
-        f[S_STATUS : S_STATUS + 3] = _STATUS_COLUMNS[status]
-        f[S_PENDING] = job.pending_parents[stage] / (job.pending_parents[stage] + 1.0)
-        f[S_TIMES : S_TIMES + 3] = _TIME_MASKS[status]
-        self.times[row, 1:] = job.since[stage]
-        return row
-
+    # ------------------------------------------------------------------ internals
     def _add(self, job: JobState) -> int:
         spec = job.spec
         n = spec.num_stages
-        if self._top + n > len(self.features):
+        if self._top + n > len(self.stages):
             self._compact(n)
         base = self._top
         self._top += n
         self._live_rows += n
         self.base[job.rank] = base
         self.jobs[job.rank] = job
-        block = self.features[base : base + n]
+        self._marks[base : base + n] = [-1] * n
+        block = self.stages.view[base : base + n]
         block[:] = 0.0
         block[:, 0] = np.equal(spec.kinds, LLM)
         block[:, S_APP + app_class(spec.app)] = 1.0
@@ -117,21 +183,24 @@ class StageTable:
         block[:, S_ESTIMATE] = estimates / (estimates + self.stage_time_scale)
         positions = np.arange(n, dtype=np.float64)
         block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
-        self.times[base : base + n, 0] = spec.arrival
+        self.times.view[base : base + n, 1:] = (spec.arrival, self.job_time_scale, self.job_time_scale)
         return base
 
     def _compact(self, needed: int) -> None:
-        """Move live blocks to the front, growing the arrays if they would stay over half full."""
-        capacity = len(self.features)
-        while 2 * (self._live_rows + needed) > capacity:
-            capacity *= 2
-        features = np.zeros((capacity, NUM_STAGE_FEATURES), np.float32)
-        times = np.zeros((capacity, 3), np.float64)
+        """Move live stage blocks to the front, growing the rows if they would stay over half full."""
+        capacity = len(self.stages)
+        if 2 * (self._live_rows + needed) > capacity:
+            capacity = 2 ** math.ceil(math.log2(2 * (self._live_rows + needed)))
+            self.stages.grow(capacity)
+            self.times.grow(capacity)
+            self._marks += [-1] * (capacity - len(self._marks))
         top = 0
-        for rank, base in self.base.items():
+        for rank in sorted(self.base, key=self.base.__getitem__):
             n = self.jobs[rank].spec.num_stages
-            features[top : top + n] = self.features[base : base + n]
-            times[top : top + n] = self.times[base : base + n]
+            base = self.base[rank]
+            self.stages.view[top : top + n] = self.stages.view[base : base + n]
+            self.times.view[top : top + n] = self.times.view[base : base + n]
+            self._marks[top : top + n] = self._marks[base : base + n]
             self.base[rank] = top
             top += n
-        self.features, self.times, self._top = features, times, top
+        self._top = top
