@@ -46,13 +46,16 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     reshapes them). Every float is in [0, 1]: times ``t`` are shown as ``t / (t + scale)``.
     With ``S = stage_slots``, ``E = edge_slots``, ``X = num_regular + num_llm``:
 
-    * ``stages`` (``S * 16`` float32): per shown stage, ``STAGE_FEATURES``: kind, app
+    * ``stages`` (``S * 15`` float32): per shown stage, ``STAGE_FEATURES``: kind, app
       one-hot, estimate, position in its job, pending parents, status one-hot (blocked,
-      ready, running), time in that status, and of its job: age, revealed remaining
-      estimated work on each pool, finished stages.
+      ready, running), its job's age, time waiting (blocked or ready), time running, and
+      the revealed remaining estimated work of its job.
     * ``stage_mask`` (``S`` int8): 1 where the slot holds a stage.
-    * ``stage_job`` (``S`` int32): which job the stage belongs to, numbering the jobs of
-      the shown stages 0, 1, ... by arrival.
+    * ``stage_job`` (``S`` int32): row of the stage's job in ``jobs``.
+    * ``jobs`` (``S * 9`` float32): per job with a shown stage, by arrival,
+      ``JOB_FEATURES``: app one-hot, age, revealed remaining estimated work per pool,
+      revealed unfinished and finished stage counts.
+    * ``job_mask`` (``S`` int8): 1 where the row holds a job.
     * ``edges`` (``2 * E`` int32): parent slots, then child slots, of the DAG edges among
       shown stages (reshaped to ``(2, E)`` it is a PyG ``edge_index``).
     * ``edge_mask`` (``E`` int8): 1 where the column holds an edge.

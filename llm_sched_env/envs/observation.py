@@ -5,7 +5,7 @@ Every feature is a number in [0, 1]. Times ``t`` (seconds) and counts ``c`` are 
 estimate, its running time and an executor's running time use ``stage_time_scale``; the
 time a stage has been blocked or ready, a job's age and its remaining work use
 ``job_time_scale``; pending parents use 1, a stage's position in its job 8 and a job's
-finished stages 4; a pool's ready stages use its executor count, its unshown ready stages
+unfinished and finished stage counts 4; a pool's ready stages use its executor count, its unshown ready stages
 and the system's job counts use ``stage_slots``.
 
 Only what a real scheduler could know is read: revealed stages, their estimates, parents
@@ -35,6 +35,8 @@ from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, POOLS, READY, JobStat
 from llm_sched_env.envs.config import APP_CLASSES, NUM_POOLS, CompoundLLMConfig
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.stage_table import (
+    J_AGE,
+    NUM_JOB_FEATURES,
     NUM_STAGE_FEATURES,
     S_READY,
     S_TIMES,
@@ -61,6 +63,7 @@ def observation_tables(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """
     widths = {
         "stages": NUM_STAGE_FEATURES,
+        "jobs": NUM_JOB_FEATURES,
         "executors": NUM_EXECUTOR_FEATURES,
         "pools": NUM_POOL_FEATURES,
     }
@@ -85,12 +88,13 @@ class ObservationEncoder:
             _Parts(
                 np.float32,
                 stages=s * NUM_STAGE_FEATURES,
+                jobs=s * NUM_JOB_FEATURES,
                 executors=x * NUM_EXECUTOR_FEATURES,
                 pools=NUM_POOLS * NUM_POOL_FEATURES,
                 system=len(SYSTEM_FEATURES),
             ),
             _Parts(np.int32, stage_job=s, edges=2 * e),
-            _Parts(np.int8, stage_mask=s, edge_mask=e, action_mask=s),
+            _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s),
         )
         floats = self._parts[0].slices
         self._pools_and_system = slice(floats["pools"].start, floats["system"].stop)
@@ -153,7 +157,7 @@ class ObservationEncoder:
         obs: dict[str, np.ndarray] = {}
         floats, _, _ = (parts.new(obs) for parts in self._parts)
         now = sim.now
-        num_jobs = self._fill_stages(obs, keys, now)
+        num_jobs = self._fill_stages_and_jobs(obs, keys, now)
         actionable = obs["action_mask"][: len(keys)]
         if only_ready:
             actionable[:] = 1
@@ -224,13 +228,14 @@ class ObservationEncoder:
                     return keys
         return keys
 
-    def _fill_stages(self, obs: dict[str, np.ndarray], keys: list[int], now: float) -> int:
-        """Stage rows, their job index and mask; returns the number of jobs shown."""
+    def _fill_stages_and_jobs(self, obs: dict[str, np.ndarray], keys: list[int], now: float) -> int:
+        """Stage rows, their job index, the job rows and their masks; returns the number of jobs."""
         table = self.table
-        base, jobs, version = table.base, table.jobs, table.version
+        base, jobs, job_row, version = table.base, table.jobs, table.job_row, table.version
         rows: list[int] = []
         stage_job: list[int] = []
-        add_row, add_job = rows.append, stage_job.append
+        job_rows: list[int] = []
+        add_row, add_job, add_job_row = rows.append, stage_job.append, job_rows.append
         num_jobs = 0
         previous = -1
         for key in keys:
@@ -241,6 +246,7 @@ class ObservationEncoder:
                 if version.get(rank) != job.remaining:
                     table.refresh(job)
                 first = base[rank] - (rank << STAGE_BITS)
+                add_job_row(job_row[rank])
                 num_jobs += 1
             add_row(first + key)
             add_job(num_jobs - 1)
@@ -251,10 +257,17 @@ class ObservationEncoder:
         stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)
         np.take(table.stages.view, index, axis=0, out=stages[:n])
         times = table.times.view.take(index, axis=0)
-        elapsed = now - times[:, :2]
-        stages[:n, S_TIMES : S_TIMES + 2] = elapsed / (elapsed + times[:, 2:])
+        elapsed = now - times[:, :3]
+        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + times[:, 3:])
         obs["stage_job"][:n] = self._slot_index[:n] if num_jobs == n else stage_job
         obs["stage_mask"][:n] = 1
+
+        index = np.array(job_rows)
+        jobs_out = obs["jobs"].reshape(self.slots, NUM_JOB_FEATURES)
+        np.take(table.job_features.view, index, axis=0, out=jobs_out[:num_jobs])
+        age = now - table.arrival.view.take(index)
+        jobs_out[:num_jobs, J_AGE] = age / (age + self.job_time_scale)
+        obs["job_mask"][:num_jobs] = 1
         return num_jobs
 
     def _fill_edges(

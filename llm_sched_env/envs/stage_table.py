@@ -39,11 +39,10 @@ STAGE_FEATURES = (
     "blocked",
     "ready",
     "running",
-    "time_in_status",
     "job_age",
-    "job_regular_work",
-    "job_llm_work",
-    "job_done_stages",
+    "waiting",
+    "elapsed",
+    "job_remaining_work",
 )
 S_APP = 1
 S_ESTIMATE = S_APP + len(APP_CLASSES)
@@ -51,9 +50,21 @@ S_POSITION = S_ESTIMATE + 1
 S_PENDING = S_POSITION + 1
 S_STATUS = S_PENDING + 1  # blocked, ready, running one-hot
 S_READY = S_STATUS + 1
-S_TIMES = S_STATUS + 3  # time_in_status, job_age
-S_JOB = S_TIMES + 2  # job_regular_work, job_llm_work, job_done_stages
+S_TIMES = S_STATUS + 3  # job_age, waiting, elapsed
+S_WORK = S_TIMES + 3
 NUM_STAGE_FEATURES = len(STAGE_FEATURES)
+
+# Job feature columns, for the jobs of the shown stages.
+JOB_FEATURES = (
+    *(f"app_{name}" for name in APP_CLASSES),
+    "age",
+    "remaining_regular_work",
+    "remaining_llm_work",
+    "live_stages",
+    "done_stages",
+)
+J_AGE = len(APP_CLASSES)
+NUM_JOB_FEATURES = len(JOB_FEATURES)
 
 _STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
 
@@ -96,26 +107,34 @@ class Rows:
 class StageTable:
     """Feature rows of every job seen since the last :meth:`clear` that is still in the system.
 
-    ``times`` holds, per stage row, what its time features are computed from: when the stage
-    entered its recorded status, its job's arrival, and the squashing scale of each.
+    ``times`` holds what a stage's time features (job age, waiting, elapsed) are computed
+    from: three origins and three squashing scales; an infinite scale shows as 0 (waiting
+    while running, elapsed while waiting).
     """
 
     def __init__(self, stage_time_scale: float, job_time_scale: float, capacity: int = 1024) -> None:
         self.stage_time_scale = stage_time_scale
         self.job_time_scale = job_time_scale
         self.stages = Rows(NUM_STAGE_FEATURES, capacity)
-        self.times = Rows(4, capacity, "d")  # since, arrival, scale of each
+        self.times = Rows(6, capacity, "d")  # arrival, since, since; their scales
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
+        self.job_features = Rows(NUM_JOB_FEATURES, capacity)
+        self.arrival = Rows(1, capacity, "d")  # by job row
         self.jobs: dict[int, JobState] = {}  # arrival rank -> job
         self.base: dict[int, int] = {}  # arrival rank -> first stage row
-        self.version: dict[int, int] = {}  # arrival rank -> job.remaining when its features were set
+        self.job_row: dict[int, int] = {}  # arrival rank -> job row
+        self.version: dict[int, int] = {}  # arrival rank -> job.remaining when its rows were refreshed
+        self._free_job_rows: list[int] = []
         self._top = 0
         self._live_rows = 0
+        self.clear()
 
     def clear(self) -> None:
         self.jobs.clear()
         self.base.clear()
+        self.job_row.clear()
         self.version.clear()
+        self._free_job_rows = list(range(len(self.job_features) - 1, -1, -1))
         self._top = self._live_rows = 0
 
     def record(self, job: JobState, stage: int, status: int) -> None:
@@ -133,27 +152,35 @@ class StageTable:
         data = self.stages.data
         data[o] = pending / (pending + 1.0)
         data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
-        o = 4 * row
+        o = 6 * row
         times = self.times.data
-        times[o] = job.since[stage]
-        times[o + 2] = self.stage_time_scale if status == RUNNING else self.job_time_scale
+        times[o + 1] = times[o + 2] = job.since[stage]
+        running = status == RUNNING
+        times[o + 4] = math.inf if running else self.job_time_scale
+        times[o + 5] = self.stage_time_scale if running else math.inf
 
     def refresh(self, job: JobState) -> None:
-        """Recompute the job features of a job's stage rows (after one of its stages finished)."""
+        """Recompute a job's row and its stages' remaining work (after one of its stages finished)."""
         spec = job.spec
-        self.version[job.rank] = job.remaining
+        rank = job.rank
+        self.version[rank] = job.remaining
         work = [0.0, 0.0]
+        live = 0
         for stage, status in enumerate(job.status):
             if status not in (HIDDEN, DONE):
+                live += 1
                 work[spec.kinds[stage]] += spec.estimates[stage]
         done = spec.num_stages - job.remaining
         scale = self.job_time_scale
-        base = self.base[job.rank]
-        self.stages.view[base : base + spec.num_stages, S_JOB:] = (
-            work[0] / (work[0] + scale),
-            work[1] / (work[1] + scale),
-            done / (done + COUNT_SCALE),
-        )
+        data = self.job_features.data
+        o = self.job_row[rank] * NUM_JOB_FEATURES + J_AGE + 1
+        data[o] = work[0] / (work[0] + scale)
+        data[o + 1] = work[1] / (work[1] + scale)
+        data[o + 2] = live / (live + COUNT_SCALE)
+        data[o + 3] = done / (done + COUNT_SCALE)
+        total = work[0] + work[1]
+        base = self.base[rank]
+        self.stages.view[base : base + spec.num_stages, S_WORK] = total / (total + scale)
 
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
@@ -161,19 +188,21 @@ class StageTable:
         if self.jobs.pop(rank, None) is not None:
             del self.base[rank]
             self.version.pop(rank, None)
+            self._free_job_rows.append(self.job_row.pop(rank))
             self._live_rows -= job.spec.num_stages
 
     # ------------------------------------------------------------------ internals
     def _add(self, job: JobState) -> int:
         spec = job.spec
+        rank = job.rank
         n = spec.num_stages
         if self._top + n > len(self.stages):
             self._compact(n)
         base = self._top
         self._top += n
         self._live_rows += n
-        self.base[job.rank] = base
-        self.jobs[job.rank] = job
+        self.base[rank] = base
+        self.jobs[rank] = job
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
@@ -183,8 +212,22 @@ class StageTable:
         block[:, S_ESTIMATE] = estimates / (estimates + self.stage_time_scale)
         positions = np.arange(n, dtype=np.float64)
         block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
-        self.times.view[base : base + n, 1:] = (spec.arrival, self.job_time_scale, self.job_time_scale)
+        self.times.view[base : base + n, 0] = spec.arrival
+        self.times.view[base : base + n, 3] = self.job_time_scale
+        if not self._free_job_rows:
+            self._grow_jobs()
+        row = self.job_row[rank] = self._free_job_rows.pop()
+        features = self.job_features.view[row]
+        features[:] = 0.0
+        features[app_class(spec.app)] = 1.0
+        self.arrival.data[row] = spec.arrival
         return base
+
+    def _grow_jobs(self) -> None:
+        old = len(self.job_features)
+        self.job_features.grow(2 * old)
+        self.arrival.grow(2 * old)
+        self._free_job_rows = list(range(2 * old - 1, old - 1, -1))
 
     def _compact(self, needed: int) -> None:
         """Move live stage blocks to the front, growing the rows if they would stay over half full."""
