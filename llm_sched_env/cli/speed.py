@@ -8,6 +8,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from llm_sched_env.baselines import FCFS
 from llm_sched_env.core import Simulator
 from llm_sched_env.workloads import Workload
@@ -35,8 +37,50 @@ def core_figures(repeats: int) -> dict[str, float]:
     }
 
 
+def env_figures(repeats: int) -> dict[str, float]:
+    """``CompoundLLM-v0`` (500 jobs, R=L=10) and its small variant with masked random actions.
+
+    A step is one decision, with its observation built. ``obs_encode_us`` is the mean time
+    to build one observation over the decisions of an episode.
+    """
+    from llm_sched_env.envs import SMALL_VARIANT, CompoundLLMEnv
+
+    def steps_per_second(env: CompoundLLMEnv, seed: int) -> float:
+        rng = np.random.default_rng(seed)
+        obs, _ = env.reset(seed=seed)
+        steps, terminated = 0, False
+        start = time.perf_counter()
+        while not terminated:
+            valid = np.flatnonzero(obs["action_mask"])
+            obs, _, terminated, _, _ = env.step(valid[rng.integers(len(valid))])
+            steps += 1
+        return steps / (time.perf_counter() - start)
+
+    figures = {}
+    for name, env in (
+        ("env_steps_per_s", CompoundLLMEnv()),
+        ("env_small_steps_per_s", CompoundLLMEnv(**SMALL_VARIANT)),
+    ):
+        steps_per_second(env, repeats)  # warm-up
+        figures[name] = statistics.median(steps_per_second(env, seed) for seed in range(repeats))
+
+    env = CompoundLLMEnv()
+    rng = np.random.default_rng(0)
+    obs, _ = env.reset(seed=0)
+    encode_seconds, steps, terminated = 0.0, 0, False
+    while not terminated:
+        start = time.perf_counter()
+        env.observe()
+        encode_seconds += time.perf_counter() - start
+        valid = np.flatnonzero(obs["action_mask"])
+        obs, _, terminated, _, _ = env.step(valid[rng.integers(len(valid))])
+        steps += 1
+    figures["obs_encode_us"] = 1e6 * encode_seconds / steps
+    return figures
+
+
 # Benchmarks in print order; each returns a dict of named figures.
-BENCHMARKS: list[Callable[[int], dict[str, float]]] = [core_figures]
+BENCHMARKS: list[Callable[[int], dict[str, float]]] = [core_figures, env_figures]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

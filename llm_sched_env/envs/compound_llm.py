@@ -199,6 +199,12 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         obs = self._encoder.encode(sim)
         return obs, reward, self._terminated, False, self._info(invalid, jcts)
 
+    def observe(self) -> dict[str, np.ndarray]:
+        """The current observation again, in fresh arrays (the state does not change)."""
+        if self._sim is None:
+            raise RuntimeError("observe() called before reset()")
+        return self._encoder.encode(self._sim)
+
     def action_masks(self) -> np.ndarray:
         """Valid actions now, as booleans (the interface of sb3-contrib's ``MaskablePPO``)."""
         return self._encoder.action_mask.astype(bool)

@@ -66,6 +66,8 @@ JOB_FEATURES = (
 J_AGE = len(APP_CLASSES)
 NUM_JOB_FEATURES = len(JOB_FEATURES)
 
+# Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
+_LIVE = bytes(1 if status not in (HIDDEN, DONE) else 0 for status in range(256))
 _STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
 
 
@@ -165,11 +167,12 @@ class StageTable:
         rank = job.rank
         self.version[rank] = job.remaining
         work = [0.0, 0.0]
-        live = 0
-        for stage, status in enumerate(job.status):
-            if status not in (HIDDEN, DONE):
-                live += 1
-                work[spec.kinds[stage]] += spec.estimates[stage]
+        live_flags = job.status.translate(_LIVE)
+        live = live_flags.count(1)
+        stage = live_flags.find(1)
+        while stage >= 0:
+            work[spec.kinds[stage]] += spec.estimates[stage]
+            stage = live_flags.find(1, stage + 1)
         done = spec.num_stages - job.remaining
         scale = self.job_time_scale
         data = self.job_features.data
