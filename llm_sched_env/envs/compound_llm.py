@@ -189,7 +189,7 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                 invalid = True
                 slot = int(mask.argmax())
             key = self._encoder.slot_keys[slot]
-            sim.dispatch(self._encoder.table.jobs[key >> STAGE_BITS], key & STAGE_MASK)
+            sim.dispatch(self._encoder.table.entries[key >> STAGE_BITS].job, key & STAGE_MASK)
             self._deciding = sim.advance()
         area = sim.area
         reward = (self._area - area) / self.config.reward_scale

@@ -231,7 +231,7 @@ class ObservationEncoder:
     def _fill_stages_and_jobs(self, obs: dict[str, np.ndarray], keys: list[int], now: float) -> int:
         """Stage rows, their job index, the job rows and their masks; returns the number of jobs."""
         table = self.table
-        base, jobs, job_row, version = table.base, table.jobs, table.job_row, table.version
+        entries, refresh = table.entries, table.refresh
         rows: list[int] = []
         stage_job: list[int] = []
         job_rows: list[int] = []
@@ -242,11 +242,11 @@ class ObservationEncoder:
             rank = key >> STAGE_BITS
             if rank != previous:
                 previous = rank
-                job = jobs[rank]
-                if version.get(rank) != job.remaining:
-                    table.refresh(job)
-                first = base[rank] - (rank << STAGE_BITS)
-                add_job_row(job_row[rank])
+                entry = entries[rank]
+                if entry.version != entry.job.remaining:
+                    refresh(entry)
+                first = entry.base - (rank << STAGE_BITS)
+                add_job_row(entry.row)
                 num_jobs += 1
             add_row(first + key)
             add_job(num_jobs - 1)
@@ -297,12 +297,12 @@ class ObservationEncoder:
         offset = 0
         for pool in POOLS:
             running = sim.running[pool]
-            if running != runs[pool]:
-                seen = runs[pool]
-                for executor in running.keys() | seen.keys():
-                    ref = running.get(executor)
-                    if ref is not seen.get(executor):
-                        self._set_executor(offset + executor, pool, ref)
+            seen = runs[pool]
+            if running != seen:
+                for executor in seen.keys() - running.keys():
+                    self._set_executor(offset + executor, pool, None)
+                for executor, ref in running.items() - seen.items():
+                    self._set_executor(offset + executor, pool, ref)
                 runs[pool] = running.copy()
             offset += self.num_executors[pool]
         executors = out.reshape(offset, NUM_EXECUTOR_FEATURES)

@@ -26,7 +26,7 @@ def text(sim: Simulator, encoder: ObservationEncoder, config: CompoundLLMConfig)
     mask = encoder.action_mask
     lines.append(f"  shown stages (valid actions marked *; {encoder.hidden_ready} ready stages not shown):")
     for slot, key in enumerate(encoder.slot_keys[:_ROWS_SHOWN]):
-        job = encoder.table.jobs[key >> STAGE_BITS]
+        job = encoder.table.entries[key >> STAGE_BITS].job
         stage = key & STAGE_MASK
         spec = job.spec
         lines.append(

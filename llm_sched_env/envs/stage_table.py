@@ -106,6 +106,18 @@ class Rows:
         self.view = self._make_view()
 
 
+class JobRows:
+    """Where a job's rows are: its first stage row, its job row, and the ``job.remaining`` they reflect."""
+
+    __slots__ = ("base", "job", "row", "version")
+
+    def __init__(self, job: JobState, base: int, row: int) -> None:
+        self.job = job
+        self.base = base
+        self.row = row
+        self.version = -1  # no job features computed yet
+
+
 class StageTable:
     """Feature rows of every job seen since the last :meth:`clear` that is still in the system.
 
@@ -122,29 +134,21 @@ class StageTable:
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
         self.job_features = Rows(NUM_JOB_FEATURES, capacity)
         self.arrival = Rows(1, capacity, "d")  # by job row
-        self.jobs: dict[int, JobState] = {}  # arrival rank -> job
-        self.base: dict[int, int] = {}  # arrival rank -> first stage row
-        self.job_row: dict[int, int] = {}  # arrival rank -> job row
-        self.version: dict[int, int] = {}  # arrival rank -> job.remaining when its rows were refreshed
+        self.entries: dict[int, JobRows] = {}  # by arrival rank
         self._free_job_rows: list[int] = []
         self._top = 0
         self._live_rows = 0
         self.clear()
 
     def clear(self) -> None:
-        self.jobs.clear()
-        self.base.clear()
-        self.job_row.clear()
-        self.version.clear()
+        self.entries.clear()
         self._free_job_rows = list(range(len(self.job_features) - 1, -1, -1))
         self._top = self._live_rows = 0
 
     def record(self, job: JobState, stage: int, status: int) -> None:
         """Store the status of a revealed stage and when it entered it."""
-        base = self.base.get(job.rank)
-        if base is None:
-            base = self._add(job)
-        row = base + stage
+        entry = self.entries.get(job.rank)
+        row = (entry.base if entry is not None else self._add(job).base) + stage
         pending = job.pending_parents[stage]
         mark = status | pending << 3
         if self._marks[row] == mark:
@@ -161,11 +165,11 @@ class StageTable:
         times[o + 4] = math.inf if running else self.job_time_scale
         times[o + 5] = self.stage_time_scale if running else math.inf
 
-    def refresh(self, job: JobState) -> None:
+    def refresh(self, entry: JobRows) -> None:
         """Recompute a job's row and its stages' remaining work (after one of its stages finished)."""
+        job = entry.job
         spec = job.spec
-        rank = job.rank
-        self.version[rank] = job.remaining
+        entry.version = job.remaining
         work = [0.0, 0.0]
         live_flags = job.status.translate(_LIVE)
         live = live_flags.count(1)
@@ -176,36 +180,34 @@ class StageTable:
         done = spec.num_stages - job.remaining
         scale = self.job_time_scale
         data = self.job_features.data
-        o = self.job_row[rank] * NUM_JOB_FEATURES + J_AGE + 1
+        o = entry.row * NUM_JOB_FEATURES + J_AGE + 1
         data[o] = work[0] / (work[0] + scale)
         data[o + 1] = work[1] / (work[1] + scale)
         data[o + 2] = live / (live + COUNT_SCALE)
         data[o + 3] = done / (done + COUNT_SCALE)
         total = work[0] + work[1]
-        base = self.base[rank]
+        base = entry.base
         self.stages.view[base : base + spec.num_stages, S_WORK] = total / (total + scale)
 
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
-        rank = job.rank
-        if self.jobs.pop(rank, None) is not None:
-            del self.base[rank]
-            self.version.pop(rank, None)
-            self._free_job_rows.append(self.job_row.pop(rank))
+        entry = self.entries.pop(job.rank, None)
+        if entry is not None:
+            self._free_job_rows.append(entry.row)
             self._live_rows -= job.spec.num_stages
 
     # ------------------------------------------------------------------ internals
-    def _add(self, job: JobState) -> int:
+    def _add(self, job: JobState) -> JobRows:
         spec = job.spec
-        rank = job.rank
         n = spec.num_stages
         if self._top + n > len(self.stages):
             self._compact(n)
         base = self._top
         self._top += n
         self._live_rows += n
-        self.base[rank] = base
-        self.jobs[rank] = job
+        if not self._free_job_rows:
+            self._grow_jobs()
+        entry = self.entries[job.rank] = JobRows(job, base, self._free_job_rows.pop())
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
@@ -217,14 +219,11 @@ class StageTable:
         block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
         self.times.view[base : base + n, 0] = spec.arrival
         self.times.view[base : base + n, 3] = self.job_time_scale
-        if not self._free_job_rows:
-            self._grow_jobs()
-        row = self.job_row[rank] = self._free_job_rows.pop()
-        features = self.job_features.view[row]
+        features = self.job_features.view[entry.row]
         features[:] = 0.0
         features[app_class(spec.app)] = 1.0
-        self.arrival.data[row] = spec.arrival
-        return base
+        self.arrival.data[entry.row] = spec.arrival
+        return entry
 
     def _grow_jobs(self) -> None:
         old = len(self.job_features)
@@ -241,12 +240,11 @@ class StageTable:
             self.times.grow(capacity)
             self._marks += [-1] * (capacity - len(self._marks))
         top = 0
-        for rank in sorted(self.base, key=self.base.__getitem__):
-            n = self.jobs[rank].spec.num_stages
-            base = self.base[rank]
+        for entry in sorted(self.entries.values(), key=lambda e: e.base):
+            n, base = entry.job.spec.num_stages, entry.base
             self.stages.view[top : top + n] = self.stages.view[base : base + n]
             self.times.view[top : top + n] = self.times.view[base : base + n]
             self._marks[top : top + n] = self._marks[base : base + n]
-            self.base[rank] = top
+            entry.base = top
             top += n
         self._top = top
