@@ -103,6 +103,11 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     values raise ``ValueError`` naming the field. ``render_mode`` is ``"ansi"`` (text) or
     ``"rgb_array"`` (a Gantt chart of the executors; needs matplotlib).
     ``CompoundLLMSmall-v0`` is a 50-job, ``R = L = 2`` variant for fast training and tests.
+    A ``trace`` (a list of ``JobSpec``, see :meth:`CompoundLLMConfig.from_trace`) is not
+    JSON, so ``env.spec.to_json()`` works only for environments made without one.
+
+    Besides the Gymnasium API: :meth:`action_masks`, :meth:`observe` (the current
+    observation again), :attr:`results` (per-job outcomes so far) and :attr:`now`.
 
     ## Version History
     * v0: initial version.
