@@ -35,7 +35,7 @@ class Sorting:
 
     name: str = "sorting"
     # Open constants (not published; chosen in the calibration, see README "Calibration"):
-    tokens_per_sample: float = 450.0  # mean output of one generation (a sorted list + reasoning)
+    tokens_per_sample: float = 430.0  # mean output of one generation (a sorted list + reasoning)
     token_cv: float = 0.3  # spread of one generation's length around the request's mean
     score_seconds: float = 0.05  # a local Python scoring function: milliseconds
     request_cv: float = 0.6  # spread of the per-request factor on LLM output lengths
