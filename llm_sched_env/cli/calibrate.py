@@ -32,13 +32,8 @@ def run(args: argparse.Namespace) -> int:
     policies = list(PAPER_TABLE1)
     print("Arrival rate fitted to the paper's Table I: the rate minimising the largest relative")
     print(f"deviation over all 12 cells; 500 jobs, equal mix, seeds {seeds.start}..{seeds.stop - 1}.")
-    print(
-        "Cells: mean JCT (s) for "
-        + ", ".join(f"{p} R=L={r}" for p in policies for r in settings[:1])
-        + " ..."
-    )
-    header = "  ".join(f"{p[:4]}{r:<3}" for p in policies for r in settings)
-    print(f"rate/s  {header}  worst")
+    header = "  ".join(f"{p[:4] + str(r):>7}" for p in policies for r in settings)
+    print(f"rate/s  {header}  worst   (mean JCT in s; PS-T = PS-TCS)")
     paper = "  ".join(f"{PAPER_TABLE1[p][r]:7.0f}" for p in policies for r in settings)
     print(f"paper   {paper}")
     for fit in fits:
