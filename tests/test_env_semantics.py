@@ -140,6 +140,13 @@ def squash(t: float, scale: float) -> float:
     return t / (t + scale)
 
 
+def pace(spec: JobSpec, status: bytearray) -> float:
+    """Run time of the finished LLM stages over their estimates (1 before any finished)."""
+    finished = [s for s, st in enumerate(status) if st == DONE and spec.kinds[s] == LLM]
+    expected = sum(spec.estimates[s] for s in finished)
+    return sum(spec.durations[s] for s in finished) / expected if expected else 1.0
+
+
 def expected_slots(env: CompoundLLMEnv) -> tuple[list[tuple], int]:
     """The shown (job, stage) pairs by the documented slot rule, and the ready stages left out."""
     sim, slots = env._sim, env.config.stage_slots
@@ -248,6 +255,7 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
             ),
             "live_stages": squash(len(live), 4.0),
             "done_stages": squash(done, 4.0),
+            "llm_pace": squash(pace(spec, job.status), 1.0),
         }
         np.testing.assert_allclose(tables["jobs"][row], [values[f] for f in JOB_FEATURES], atol=1e-6)
     assert obs["job_mask"].sum() == len(job_order)

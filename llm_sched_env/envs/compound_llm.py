@@ -52,9 +52,10 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
       the revealed remaining estimated work of its job.
     * ``stage_mask`` (``S`` int8): 1 where the slot holds a stage.
     * ``stage_job`` (``S`` int32): row of the stage's job in ``jobs``.
-    * ``jobs`` (``S * 9`` float32): per job with a shown stage, by arrival,
+    * ``jobs`` (``S * 10`` float32): per job with a shown stage, by arrival,
       ``JOB_FEATURES``: app one-hot, age, revealed remaining estimated work per pool,
-      revealed unfinished and finished stage counts.
+      revealed unfinished and finished stage counts, LLM pace (run time of its finished
+      LLM stages over their estimates, 1 before any; ``p`` shown as ``p / (p + 1)``).
     * ``job_mask`` (``S`` int8): 1 where the row holds a job.
     * ``edges`` (``2 * E`` int32): parent slots, then child slots, of the DAG edges among
       shown stages (reshaped to ``(2, E)`` it is a PyG ``edge_index``).
@@ -66,8 +67,9 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     * ``system`` (``2`` float32): jobs in the system, jobs with no shown stage.
     * ``action_mask`` (``S`` int8): 1 where the slot is a valid action.
 
-    Only what a real scheduler knows is shown: revealed stages, estimates, statuses and
-    elapsed times. True durations and unrevealed stages never are.
+    Only what a real scheduler knows is shown: revealed stages, estimates, statuses,
+    elapsed times and how long finished stages ran. True durations of unfinished stages
+    and unrevealed stages never are.
 
     **Slot rule.** When more stages are revealed than ``S``, the shown ones are (1) each
     deciding pool's oldest ready stage of each application class, (2) the other ready stages

@@ -62,12 +62,14 @@ JOB_FEATURES = (
     "remaining_llm_work",
     "live_stages",
     "done_stages",
+    "llm_pace",
 )
 J_AGE = len(APP_CLASSES)
 NUM_JOB_FEATURES = len(JOB_FEATURES)
 
 # Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
 _LIVE = bytes(1 if status not in (HIDDEN, DONE) else 0 for status in range(256))
+_DONE = bytes(1 if status == DONE else 0 for status in range(256))
 _STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
 
 
@@ -178,6 +180,17 @@ class StageTable:
             work[spec.kinds[stage]] += spec.estimates[stage]
             stage = live_flags.find(1, stage + 1)
         done = spec.num_stages - job.remaining
+        # LLM pace: how long the finished LLM stages ran (known once they finish) against their
+        # estimates; an LLM's output length depends on the request, so it predicts the rest.
+        took = expected = 0.0
+        done_flags = job.status.translate(_DONE)
+        stage = done_flags.find(1)
+        while stage >= 0:
+            if spec.kinds[stage] == LLM:
+                took += spec.durations[stage]
+                expected += spec.estimates[stage]
+            stage = done_flags.find(1, stage + 1)
+        pace = took / expected if expected > 0 else 1.0
         scale = self.job_time_scale
         data = self.job_features.data
         o = entry.row * NUM_JOB_FEATURES + J_AGE + 1
@@ -185,6 +198,7 @@ class StageTable:
         data[o + 1] = work[1] / (work[1] + scale)
         data[o + 2] = live / (live + COUNT_SCALE)
         data[o + 3] = done / (done + COUNT_SCALE)
+        data[o + 4] = pace / (pace + 1.0)
         total = work[0] + work[1]
         base = entry.base
         self.stages.view[base : base + spec.num_stages, S_WORK] = total / (total + scale)
