@@ -3,7 +3,7 @@
 * :class:`~llm_sched_env.agents.agent.Agent`: a trained model as a policy (``act(obs)``,
   ``run_episode(jobs, R, L)``); ``agent:PATH`` names one in ``llm-sched bench`` / ``evaluate``.
 * :func:`~llm_sched_env.agents.training.train` / ``llm-sched train``: DAgger warm start from
-  the estimated-SRPT teacher, then MaskablePPO fine-tuning.
+  the paced-SRPT teacher, then MaskablePPO fine-tuning.
 * :mod:`~llm_sched_env.agents.envs`: the seed ranges (evaluation 0..999, validation
   1000..9999, training >= 10,000).
 
@@ -18,7 +18,7 @@ from typing import Any
 _EXPORTS = {
     "Agent": "llm_sched_env.agents.agent",
     "CloningConfig": "llm_sched_env.agents.config",
-    "EstimatedSRPT": "llm_sched_env.agents.teacher",
+    "PacedSRPT": "llm_sched_env.agents.teacher",
     "SlotPolicy": "llm_sched_env.agents.policy",
     "TrainConfig": "llm_sched_env.agents.config",
     "train": "llm_sched_env.agents.training",

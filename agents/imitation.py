@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch as th
 from llm_sched_env.agents.config import CloningConfig
-from llm_sched_env.agents.teacher import EstimatedSRPT
+from llm_sched_env.agents.teacher import PacedSRPT
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.utils import get_action_masks
 from stable_baselines3.common.vec_env import VecEnv
@@ -48,7 +48,7 @@ def collect(
     model: MaskablePPO, venv: VecEnv, steps: int, follow_teacher: bool, progress: Progress
 ) -> Rollout:
     """About ``steps`` states from ``venv`` (reset first), acting by the teacher or by ``model``."""
-    teacher = EstimatedSRPT()
+    teacher = PacedSRPT()
     n = venv.num_envs
     obs = venv.reset()
     frames: list[dict[str, np.ndarray]] = []
@@ -142,7 +142,7 @@ def behaviour_clone(
     on_round: Callable[[int, dict[str, float]], None],
     progress: Progress,
 ) -> None:
-    """DAgger from :class:`EstimatedSRPT`: ``config.rounds`` rounds of collecting and fitting."""
+    """DAgger from :class:`PacedSRPT`: ``config.rounds`` rounds of collecting and fitting."""
     parts: list[Rollout] = []
     per_round = max(1, config.steps // config.rounds)
     for k in range(config.rounds):

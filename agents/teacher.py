@@ -1,33 +1,44 @@
-"""The heuristic teacher of behaviour cloning: estimated shortest remaining processing time.
+"""The heuristic teacher of behaviour cloning: paced shortest remaining processing time.
 
-``EstimatedSRPT`` starts the valid stage whose job has the least revealed remaining
-estimated work (the observation's ``job_remaining_work``: estimates of the job's revealed,
-unfinished stages on both pools), ties by slot order, i.e. FCFS. It reads only the
-observation. On the paper's workload it beats PS-TCS when the cluster is overloaded
-(R = L = 10) and matches it when it is not.
+``PacedSRPT`` starts the valid stage whose job has the least expected remaining work among
+its revealed, unfinished stages: regular work at its estimate plus LLM work at its estimate
+times the job's observed LLM pace (how long its finished LLM stages took against their
+estimates). The pace carries the insight: an LLM's output length depends on the request,
+so a job whose calls ran long will keep running long. It reads only the observation; ties
+go to the first slot (FCFS).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from llm_sched_env.envs import STAGE_FEATURES
+from llm_sched_env.envs import JOB_FEATURES
 
-_WORK = STAGE_FEATURES.index("job_remaining_work")
+_REGULAR = JOB_FEATURES.index("remaining_regular_work")
+_LLM = JOB_FEATURES.index("remaining_llm_work")
+_PACE = JOB_FEATURES.index("llm_pace")
 
 
-class EstimatedSRPT:
-    """The valid slot of the job with the least revealed remaining estimated work; ties FCFS."""
+def _unsquash(feature: np.ndarray) -> np.ndarray:
+    """``x`` from the observation's ``x / (x + 1)``."""
+    return feature / np.maximum(1.0 - feature, 1e-9)
 
-    name = "EstimatedSRPT"
 
-    def act(self, obs: dict[str, np.ndarray]) -> int:
-        mask = obs["action_mask"]
-        work = obs["stages"].reshape(len(mask), len(STAGE_FEATURES))[:, _WORK]
-        return int(np.argmin(np.where(mask == 1, work, np.inf)))
+class PacedSRPT:
+    """The valid slot of the job with the least paced remaining work; ties FCFS."""
+
+    name = "PacedSRPT"
 
     def act_batch(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """Actions for a batch of observations (leading dimension), as ``act`` chooses each."""
+        """The slot to start for each observation of a batch (arrays with a leading batch axis)."""
         mask = obs["action_mask"]
-        work = obs["stages"].reshape(*mask.shape, len(STAGE_FEATURES))[..., _WORK]
+        jobs = obs["jobs"].reshape(*mask.shape, len(JOB_FEATURES))
+        rows = np.take_along_axis(jobs, obs["stage_job"][..., None].astype(np.intp), axis=-2)
+        pace = _unsquash(rows[..., _PACE])
+        # Work is shown as w / (w + scale): unsquashed it is w / scale, the same scale for both pools.
+        work = _unsquash(rows[..., _REGULAR]) + pace * _unsquash(rows[..., _LLM])
         return np.argmin(np.where(mask == 1, work, np.inf), axis=-1)
+
+    def act(self, obs: dict[str, np.ndarray]) -> int:
+        """The slot to start, given one ``CompoundLLM-v0`` observation."""
+        return int(self.act_batch({key: value[None] for key, value in obs.items()})[0])

@@ -1,7 +1,7 @@
 """Train a slot-scoring agent with sb3-contrib's MaskablePPO, optionally warm-started by DAgger.
 
 Recipe (:func:`train`): build ``n_envs`` training environments (seeds >= 10,000), clone the
-estimated-SRPT teacher (:mod:`~llm_sched_env.agents.imitation`) if ``cloning`` is set, then
+paced-SRPT teacher (:mod:`~llm_sched_env.agents.imitation`) if ``cloning`` is set, then
 fine-tune with MaskablePPO. Every ``validate_every`` steps the deterministic policy is run
 on validation seeds (1000..) of the validation setting (the paper's by default) beside
 PS-TCS; the best validated model is kept as ``best.zip``. Outputs in ``out``: ``final.zip``,
@@ -32,6 +32,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from tqdm import tqdm
 
 import llm_sched_env
 from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
@@ -120,9 +121,9 @@ def build_model(config: TrainConfig, venv: VecEnv, tensorboard_dir: Path) -> Mas
     )
 
 
-def _clone(model: MaskablePPO, venv: VecEnv, config: TrainConfig, logger: Logger) -> list[dict[str, float]]:
-    from tqdm import tqdm
-
+def _clone(
+    model: MaskablePPO, venv: VecEnv, config: TrainConfig, logger: Logger, progress: bool
+) -> list[dict[str, float]]:
     cloning = config.cloning
     rounds: list[dict[str, float]] = []
 
@@ -132,9 +133,33 @@ def _clone(model: MaskablePPO, venv: VecEnv, config: TrainConfig, logger: Logger
             logger.record(f"cloning/{key}", value)
         logger.dump(k)
 
-    with tqdm(total=cloning.steps, desc="cloning (DAgger)", unit="step", file=sys.stderr) as bar:
+    with tqdm(
+        total=cloning.steps, desc="cloning (DAgger)", unit="step", file=sys.stderr, disable=not progress
+    ) as bar:
         behaviour_clone(model, venv, cloning, np.random.default_rng(config.seed), on_round, bar.update)
     return rounds
+
+
+def _training_venv(config: TrainConfig, resume: Path | None) -> VecEnv:
+    venv = make_training_vec_env(config.env, config.n_envs, config.subprocess)
+    if not config.normalize_reward:
+        return venv
+    stats = None if resume is None else _normalization_stats(resume)
+    if stats is not None:
+        return VecNormalize.load(str(stats), venv)
+    return VecNormalize(venv, norm_obs=False, gamma=config.gamma)
+
+
+def _model(config: TrainConfig, venv: VecEnv, out: Path, resume: Path | None) -> MaskablePPO:
+    if resume is None:
+        model = build_model(config, venv, out / "tb")
+    else:
+        model = MaskablePPO.load(resume, env=venv, device="cpu", tensorboard_log=str(out / "tb"))
+        if not isinstance(model.policy.features_extractor, EXTRACTORS[config.policy]):
+            raise ValueError(f"resume: {resume} is not a {config.policy!r} model")
+        venv.seed(config.seed + model.num_timesteps)  # fresh training episodes, not the first run's again
+    model.agent_info = agent_info(config.agent_name, config.policy, config.env, training=config.to_dict())
+    return model
 
 
 def train(
@@ -155,56 +180,47 @@ def train(
     th.set_num_threads(config.threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    venv = make_training_vec_env(config.env, config.n_envs, config.subprocess)
-    if config.normalize_reward:
-        stats = None if resume is None else _normalization_stats(Path(resume))
-        if stats is not None:
-            venv = VecNormalize.load(str(stats), venv)
-        else:
-            venv = VecNormalize(venv, norm_obs=False, gamma=config.gamma)
-    info = agent_info(config.agent_name, config.policy, dict(config.env), training=config.to_dict())
-    if resume is not None:
-        model = MaskablePPO.load(resume, env=venv, device="cpu", tensorboard_log=str(out / "tb"))
-        if not isinstance(model.policy.features_extractor, EXTRACTORS[config.policy]):
-            raise ValueError(f"resume: {resume} is not a {config.policy!r} model")
-        venv.seed(config.seed + model.num_timesteps)  # fresh training episodes, not the first run's again
-    else:
-        model = build_model(config, venv, out / "tb")
-    model.agent_info = info
+    resume = None if resume is None else Path(resume)
+    venv = _training_venv(config, resume)
     logger = configure(str(out / "tb"), ["tensorboard", "csv"])
-    model.set_logger(logger)
-    validation = Validation(
-        config.validation_env_config(),
-        validation_seeds(config.validation_seeds),
-        config.validate_every,
-        out / "best.zip",
-    )
-    report: dict[str, Any] = {
-        "command": list(command) if command is not None else None,
-        "version": llm_sched_env.__version__,
-        "seed": config.seed,
-        "config": config.to_dict(),
-        "resumed_from": None if resume is None else str(resume),
-        "cloning": [],
-    }
-    if resume is None and config.cloning is not None:
-        report["cloning"] = _clone(model, venv, config, logger)
-        validation.validate(model, logger, 0)
-    remaining = config.timesteps - model.num_timesteps
-    if remaining > 0:
-        checkpoints = CheckpointCallback(
-            max(1, config.checkpoint_every // config.n_envs),
-            str(out / "checkpoints"),
-            name_prefix=CHECKPOINT_PREFIX,
-            save_vecnormalize=True,
+    try:
+        model = _model(config, venv, out, resume)
+        model.set_logger(logger)
+        validation = Validation(
+            config.validation_env_config(),
+            validation_seeds(config.validation_seeds),
+            config.validate_every,
+            out / "best.zip",
         )
-        model.learn(
-            remaining,
-            callback=[checkpoints, validation],
-            reset_num_timesteps=resume is None,
-            progress_bar=progress,
-        )
-    model.save(out / "final.zip")
+        report: dict[str, Any] = {
+            "command": list(command) if command is not None else None,
+            "version": llm_sched_env.__version__,
+            "seed": config.seed,
+            "config": config.to_dict(),
+            "resumed_from": None if resume is None else str(resume),
+            "cloning": [],
+        }
+        if resume is None and config.cloning is not None:
+            report["cloning"] = _clone(model, venv, config, logger, progress)
+            validation.validate(model, logger, 0)
+        remaining = config.timesteps - model.num_timesteps
+        if remaining > 0:
+            checkpoints = CheckpointCallback(
+                max(1, config.checkpoint_every // config.n_envs),
+                str(out / "checkpoints"),
+                name_prefix=CHECKPOINT_PREFIX,
+                save_vecnormalize=True,
+            )
+            model.learn(
+                remaining,
+                callback=[checkpoints, validation],
+                reset_num_timesteps=resume is None,
+                progress_bar=progress,
+            )
+        model.save(out / "final.zip")
+    finally:
+        logger.close()
+        venv.close()
     report.update(
         validation=validation.history,
         best=validation.best,
@@ -212,5 +228,4 @@ def train(
         timesteps=model.num_timesteps,
     )
     (out / "train.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    venv.close()
     return report

@@ -27,8 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a learned scheduler (behaviour cloning warm start, then MaskablePPO)",
-        description="Clone the estimated-SRPT teacher with DAgger, then fine-tune with sb3-contrib's "
-        "MaskablePPO on CompoundLLM-v0 (training seeds >= 10000; validation seeds 1000.. pick the best "
+        description="Clone the paced-SRPT teacher (least remaining estimated work, LLM work scaled by "
+        "the job's observed LLM pace) with DAgger, then fine-tune with sb3-contrib's MaskablePPO on "
+        "CompoundLLM-v0 (training seeds >= 10000; validation seeds 1000.. pick the best "
         "model; seeds 0..999 stay held out for evaluation). Writes best.zip, final.zip, checkpoints/, "
         "TensorBoard logs (tb/) and train.json to --out. "
         "Example: llm-sched train --policy gnn --env num_jobs=200 --out runs/gnn",
