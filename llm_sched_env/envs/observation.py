@@ -235,10 +235,11 @@ class ObservationEncoder:
         rows: list[int] = []
         stage_job: list[int] = []
         job_rows: list[int] = []
-        add_row, add_job, add_job_row = rows.append, stage_job.append, job_rows.append
+        first_slots: list[int] = []  # slot of each job's first shown stage
+        add_row, add_job = rows.append, stage_job.append
         num_jobs = 0
         previous = -1
-        for key in keys:
+        for slot, key in enumerate(keys):
             rank = key >> STAGE_BITS
             if rank != previous:
                 previous = rank
@@ -246,27 +247,30 @@ class ObservationEncoder:
                 if entry.version != entry.job.remaining:
                     refresh(entry)
                 first = entry.base - (rank << STAGE_BITS)
-                add_job_row(entry.row)
+                job_rows.append(entry.row)
+                first_slots.append(slot)
                 num_jobs += 1
             add_row(first + key)
             add_job(num_jobs - 1)
         n = len(rows)
         if not n:
             return 0
-        index = np.array(rows)
+        index = np.fromiter(rows, np.intp, n)
         stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)
-        np.take(table.stages.view, index, axis=0, out=stages[:n])
-        times = table.times.view.take(index, axis=0)
-        elapsed = now - times[:, :3]
-        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + times[:, 3:])
-        obs["stage_job"][:n] = self._slot_index[:n] if num_jobs == n else stage_job
+        table.stages.view.take(index, axis=0, out=stages[:n])
+        elapsed = now - table.origins.view.take(index, axis=0)
+        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
         obs["stage_mask"][:n] = 1
 
-        index = np.array(job_rows)
-        jobs_out = obs["jobs"].reshape(self.slots, NUM_JOB_FEATURES)
-        np.take(table.job_features.view, index, axis=0, out=jobs_out[:num_jobs])
-        age = now - table.arrival.view.take(index)
-        jobs_out[:num_jobs, J_AGE] = age / (age + self.job_time_scale)
+        jobs_out = obs["jobs"].reshape(self.slots, NUM_JOB_FEATURES)[:num_jobs]
+        table.job_features.view.take(job_rows, axis=0, out=jobs_out)
+        # A job's age is the job_age feature of each of its stages.
+        if num_jobs == n:
+            obs["stage_job"][:n] = self._slot_index[:n]
+            jobs_out[:, J_AGE] = stages[:n, S_TIMES]
+        else:
+            obs["stage_job"][:n] = stage_job
+            jobs_out[:, J_AGE] = stages[first_slots, S_TIMES]
         obs["job_mask"][:num_jobs] = 1
         return num_jobs
 

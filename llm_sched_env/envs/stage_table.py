@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from functools import reduce
+from itertools import compress
+from operator import add
 from typing import Any
 
 import numpy as np
@@ -109,33 +112,43 @@ class Rows:
 
 
 class JobRows:
-    """Where a job's rows are: its first stage row, its job row, and the ``job.remaining`` they reflect."""
+    """Where a job's rows are: its first stage row, its job row, and the ``job.remaining`` they reflect.
 
-    __slots__ = ("base", "job", "row", "version")
+    Also, per stage, its estimate split by pool and its duration if an LLM stage (0.0
+    otherwise), which :meth:`StageTable.refresh` sums.
+    """
+
+    __slots__ = ("base", "job", "llm_durations", "llm_estimates", "regular_estimates", "row", "version")
 
     def __init__(self, job: JobState, base: int, row: int) -> None:
         self.job = job
         self.base = base
         self.row = row
         self.version = -1  # no job features computed yet
+        spec = job.spec
+        kinds, estimates = spec.kinds, spec.estimates
+        self.regular_estimates = tuple(e if k != LLM else 0.0 for k, e in zip(kinds, estimates, strict=True))
+        self.llm_estimates = tuple(e if k == LLM else 0.0 for k, e in zip(kinds, estimates, strict=True))
+        self.llm_durations = tuple(d if k == LLM else 0.0 for k, d in zip(kinds, spec.durations, strict=True))
 
 
 class StageTable:
     """Feature rows of every job seen since the last :meth:`clear` that is still in the system.
 
-    ``times`` holds what a stage's time features (job age, waiting, elapsed) are computed
-    from: three origins and three squashing scales; an infinite scale shows as 0 (waiting
-    while running, elapsed while waiting).
+    ``origins`` and ``scales`` hold what a stage's time features (job age, waiting, elapsed)
+    are computed from: three origins and three squashing scales (separate, contiguous tables
+    for fast vectorized arithmetic); an infinite scale shows as 0 (waiting while running,
+    elapsed while waiting).
     """
 
     def __init__(self, stage_time_scale: float, job_time_scale: float, capacity: int = 1024) -> None:
         self.stage_time_scale = stage_time_scale
         self.job_time_scale = job_time_scale
         self.stages = Rows(NUM_STAGE_FEATURES, capacity)
-        self.times = Rows(6, capacity, "d")  # arrival, since, since; their scales
+        self.origins = Rows(3, capacity, "d")  # arrival, since, since
+        self.scales = Rows(3, capacity, "d")
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
         self.job_features = Rows(NUM_JOB_FEATURES, capacity)
-        self.arrival = Rows(1, capacity, "d")  # by job row
         self.entries: dict[int, JobRows] = {}  # by arrival rank
         self._free_job_rows: list[int] = []
         self._top = 0
@@ -160,46 +173,41 @@ class StageTable:
         data = self.stages.data
         data[o] = pending / (pending + 1.0)
         data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
-        o = 6 * row
-        times = self.times.data
-        times[o + 1] = times[o + 2] = job.since[stage]
+        o = 3 * row
+        origins = self.origins.data
+        origins[o + 1] = origins[o + 2] = job.since[stage]
         running = status == RUNNING
-        times[o + 4] = math.inf if running else self.job_time_scale
-        times[o + 5] = self.stage_time_scale if running else math.inf
+        scales = self.scales.data
+        scales[o + 1] = math.inf if running else self.job_time_scale
+        scales[o + 2] = self.stage_time_scale if running else math.inf
 
     def refresh(self, entry: JobRows) -> None:
         """Recompute a job's row and its stages' remaining work (after one of its stages finished)."""
         job = entry.job
         spec = job.spec
         entry.version = job.remaining
-        work = [0.0, 0.0]
+        # Sums in stage order, as plain float additions (``compress`` skips the other stages;
+        # the per-pool tuples hold 0.0, which adds nothing, for stages of the other pool).
         live_flags = job.status.translate(_LIVE)
         live = live_flags.count(1)
-        stage = live_flags.find(1)
-        while stage >= 0:
-            work[spec.kinds[stage]] += spec.estimates[stage]
-            stage = live_flags.find(1, stage + 1)
+        regular_work = reduce(add, compress(entry.regular_estimates, live_flags), 0.0)
+        llm_work = reduce(add, compress(entry.llm_estimates, live_flags), 0.0)
         done = spec.num_stages - job.remaining
         # LLM pace: how long the finished LLM stages ran (known once they finish) against their
         # estimates; an LLM's output length depends on the request, so it predicts the rest.
-        took = expected = 0.0
         done_flags = job.status.translate(_DONE)
-        stage = done_flags.find(1)
-        while stage >= 0:
-            if spec.kinds[stage] == LLM:
-                took += spec.durations[stage]
-                expected += spec.estimates[stage]
-            stage = done_flags.find(1, stage + 1)
+        took = reduce(add, compress(entry.llm_durations, done_flags), 0.0)
+        expected = reduce(add, compress(entry.llm_estimates, done_flags), 0.0)
         pace = took / expected if expected > 0 else 1.0
         scale = self.job_time_scale
         data = self.job_features.data
         o = entry.row * NUM_JOB_FEATURES + J_AGE + 1
-        data[o] = work[0] / (work[0] + scale)
-        data[o + 1] = work[1] / (work[1] + scale)
+        data[o] = regular_work / (regular_work + scale)
+        data[o + 1] = llm_work / (llm_work + scale)
         data[o + 2] = live / (live + COUNT_SCALE)
         data[o + 3] = done / (done + COUNT_SCALE)
         data[o + 4] = pace / (pace + 1.0)
-        total = work[0] + work[1]
+        total = regular_work + llm_work
         base = entry.base
         self.stages.view[base : base + spec.num_stages, S_WORK] = total / (total + scale)
 
@@ -231,18 +239,16 @@ class StageTable:
         block[:, S_ESTIMATE] = estimates / (estimates + self.stage_time_scale)
         positions = np.arange(n, dtype=np.float64)
         block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
-        self.times.view[base : base + n, 0] = spec.arrival
-        self.times.view[base : base + n, 3] = self.job_time_scale
+        self.origins.view[base : base + n, 0] = spec.arrival
+        self.scales.view[base : base + n, 0] = self.job_time_scale
         features = self.job_features.view[entry.row]
         features[:] = 0.0
         features[app_class(spec.app)] = 1.0
-        self.arrival.data[entry.row] = spec.arrival
         return entry
 
     def _grow_jobs(self) -> None:
         old = len(self.job_features)
         self.job_features.grow(2 * old)
-        self.arrival.grow(2 * old)
         self._free_job_rows = list(range(2 * old - 1, old - 1, -1))
 
     def _compact(self, needed: int) -> None:
@@ -251,13 +257,15 @@ class StageTable:
         if 2 * (self._live_rows + needed) > capacity:
             capacity = 2 ** math.ceil(math.log2(2 * (self._live_rows + needed)))
             self.stages.grow(capacity)
-            self.times.grow(capacity)
+            self.origins.grow(capacity)
+            self.scales.grow(capacity)
             self._marks += [-1] * (capacity - len(self._marks))
         top = 0
         for entry in sorted(self.entries.values(), key=lambda e: e.base):
             n, base = entry.job.spec.num_stages, entry.base
             self.stages.view[top : top + n] = self.stages.view[base : base + n]
-            self.times.view[top : top + n] = self.times.view[base : base + n]
+            self.origins.view[top : top + n] = self.origins.view[base : base + n]
+            self.scales.view[top : top + n] = self.scales.view[base : base + n]
             self._marks[top : top + n] = self._marks[base : base + n]
             entry.base = top
             top += n
