@@ -46,7 +46,13 @@ def test_core_imports_no_gymnasium_torch_or_upper_layers(path: Path) -> None:
 
 @pytest.mark.parametrize("path", sources("llm_sched_env/workloads"), ids=lambda p: p.name)
 def test_workloads_import_only_the_core(path: Path) -> None:
-    forbidden = ("gymnasium", "torch", "llm_sched_env.envs", "llm_sched_env.baselines", "llm_sched_env.agents")
+    forbidden = (
+        "gymnasium",
+        "torch",
+        "llm_sched_env.envs",
+        "llm_sched_env.baselines",
+        "llm_sched_env.agents",
+    )
     assert imports_any(path, forbidden) == []
 
 
