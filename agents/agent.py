@@ -64,6 +64,7 @@ class Agent:
 
     def mean_jcts(self, config: CompoundLLMConfig, seeds: Iterable[int]) -> list[float]:
         """Mean JCT of one episode of ``config`` per workload seed (episodes run side by side)."""
+        seeds = list(seeds)
         envs = [CompoundLLMEnv(config) for _ in seeds]
         current = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds, strict=True)]
         running = list(range(len(envs)))
