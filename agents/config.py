@@ -108,8 +108,8 @@ class TrainConfig:
 
     @property
     def agent_name(self) -> str:
-        """The display name of the trained agent in tables (``name``, or ``PPO-GNN`` / ``PPO-MLP``)."""
-        return self.name or f"PPO-{self.policy.upper()}"
+        """The display name in tables: ``name``, or e.g. ``DAgger+PPO-GNN`` (``PPO-GNN`` without cloning)."""
+        return self.name or f"{'DAgger+' if self.cloning else ''}PPO-{self.policy.upper()}"
 
     def training_env_config(self) -> CompoundLLMConfig:
         return CompoundLLMConfig.from_mapping(self.env)

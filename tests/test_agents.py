@@ -16,6 +16,7 @@ import torch
 from llm_sched_env.agents.agent import Agent
 from llm_sched_env.agents.config import TrainConfig
 from llm_sched_env.agents.envs import TrainingSeeds
+from llm_sched_env.agents.files import read_agent_info
 from llm_sched_env.agents.seeds import TRAIN_SEED_START, validation_seeds
 from llm_sched_env.agents.training import build_model, train
 from llm_sched_env.baselines import ObsRS, run_episode
@@ -175,6 +176,7 @@ def test_train_cli_clones_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert main(argv) == 0
     report = json.loads((first / "train.json").read_text())
     assert len(report["cloning"]) == 2 and report["timesteps"] == 128
+    assert read_agent_info(str(first / "final.zip"))["name"] == "DAgger+PPO-GNN"
     assert report["command"][:2] == ["llm-sched", "train"] and "--bc-steps" in report["command"]
     checkpoint = first / "checkpoints" / "agent_128_steps.zip"
     assert checkpoint.is_file() and (first / "checkpoints" / "agent_vecnormalize_128_steps.pkl").is_file()

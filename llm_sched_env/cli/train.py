@@ -49,7 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue PPO from this checkpoint zip")
-    p.add_argument("--name", help="display name of the agent in tables (default PPO-GNN / PPO-MLP)")
+    p.add_argument(
+        "--name",
+        help="display name of the agent in tables (default DAgger+PPO-GNN, or PPO-GNN with --bc-steps 0)",
+    )
     p.add_argument("--hidden", type=int, default=_DEFAULTS.hidden, help="network width")
     p.add_argument(
         "--bc-steps",
