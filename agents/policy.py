@@ -30,7 +30,6 @@ class SlotHeads(nn.Module):
         super().__init__()
         self.num_slots = extractor.num_slots
         self.slot_dim = extractor.slot_dim
-        self.hidden = hidden
         self.actor = mlp([extractor.slot_dim + extractor.context_dim, hidden, hidden])
         self.critic = mlp([extractor.context_dim, hidden, hidden])
         self.latent_dim_pi = self.num_slots * hidden

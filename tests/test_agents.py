@@ -219,3 +219,17 @@ def test_train_config_names_the_bad_field() -> None:
         TrainConfig(env={"num_jobz": 3})
     with pytest.raises(ValueError, match="gamma"):
         TrainConfig(gamma=1.5)
+
+
+SHIPPED = sorted((Path(__file__).parent.parent / "agents" / "models").glob("*.zip"))
+
+
+@pytest.mark.parametrize("model", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_models_load_schedule_and_document_their_training(model: Path) -> None:
+    sidecar = json.loads(model.with_suffix(".json").read_text())
+    agent = Agent.load(model)
+    assert sidecar["name"] == agent.name and "llm-sched train" in sidecar["training_command"]
+    assert {"seed", "package_version", "evaluation"} <= set(sidecar)
+    config = agent.config(num_jobs=12, num_regular=2, num_llm=2)
+    (jct,) = agent.mean_jcts(config, [0])
+    assert jct > 0
