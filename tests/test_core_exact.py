@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_job
-
 from llm_sched_env.baselines import FCFS, PSTCS, RS
+
 from llm_sched_env.core import Simulator
 
 

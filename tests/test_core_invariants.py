@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 from collections import defaultdict
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from llm_sched_env.baselines import FCFS, PSTCS, RS
 from llm_sched_env.baselines.heuristics import fcfs_key
+
 from llm_sched_env.core import JobSpec, Simulator
 from llm_sched_env.workloads import PoissonArrivals, Workload
 
@@ -66,7 +67,7 @@ def check_schedule(jobs: list[JobSpec], sim: Simulator) -> None:
         busy[(s.pool, s.executor)].append((s.start, s.end))
     for intervals in busy.values():
         intervals.sort()
-        for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(intervals):
             assert start >= end
     assert all(0 <= ex < sim.num_executors[pool] for pool, ex in busy)
 

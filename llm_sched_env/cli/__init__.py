@@ -9,7 +9,17 @@ from collections.abc import Sequence
 
 # Each module defines ``add_parser(subparsers)`` registering its subcommand with a
 # ``func(args) -> int`` default. Imported lazily so `llm-sched --help` stays fast.
-COMMAND_MODULES = ("generate", "simulate", "speed", "table1", "bench", "calibrate", "memory", "train", "evaluate")
+COMMAND_MODULES = (
+    "generate",
+    "simulate",
+    "speed",
+    "memory",
+    "table1",
+    "bench",
+    "calibrate",
+    "train",
+    "evaluate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate a trained agent beside FCFS, RS and PS-TCS on held-out seeds",
         description="Run the agent of --model and the baselines on workload seeds 0..N-1, which "
         "training never uses (training draws seeds >= 10000, validation 1000..9999), with common random "
-        "numbers; print mean JCT ± 95 %% CI and the agent's paired reduction against each baseline, in "
+        "numbers; print mean JCT ± 95 % CI and the agent's paired reduction against each baseline, in "
         "the row format of `llm-sched table1`. The same agent can join `llm-sched bench` as "
         "--policies agent:PATH. Example: llm-sched evaluate --model agents/models/ppo_gnn.zip "
         "--settings 10x10,20x20 --json eval.json",
