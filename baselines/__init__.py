@@ -3,11 +3,9 @@
 from llm_sched_env.baselines.heuristics import (
     FCFS,
     PAPER_APP_PRIORITY,
-    POLICY_NAMES,
     PSTCS,
     RS,
     AppPriority,
-    make_policy,
 )
 from llm_sched_env.baselines.observation_policies import (
     ObsAppPriority,
@@ -21,7 +19,6 @@ from llm_sched_env.baselines.observation_policies import (
 __all__ = [
     "FCFS",
     "PAPER_APP_PRIORITY",
-    "POLICY_NAMES",
     "PSTCS",
     "RS",
     "AppPriority",
@@ -30,6 +27,5 @@ __all__ = [
     "ObsPSTCS",
     "ObsRS",
     "ObservationPolicy",
-    "make_policy",
     "run_episode",
 ]

@@ -41,9 +41,6 @@ class AppPriority:
         self._rank: Mapping[str, int] = {app: r for r, app in enumerate(self.order)}
         self._unlisted = len(self.order)
 
-    def app_rank(self, app: str) -> int:
-        return self._rank.get(app, self._unlisted)
-
     def key(self, job: JobState, stage: int) -> int:
         app_rank = self._rank.get(job.spec.app, self._unlisted)
         return (((app_rank << _RANK_BITS) | job.rank) << _STAGE_BITS) | stage
@@ -69,18 +66,3 @@ class RS:
 
     def new_queue(self) -> RandomQueue:
         return RandomQueue(self.rng)
-
-
-POLICY_NAMES = {"fcfs": "FCFS", "rs": "RS", "ps-tcs": "PS-TCS"}
-
-
-def make_policy(name: str, seed: int | None = None) -> FCFS | RS | PSTCS:
-    """Build a baseline by CLI name (``fcfs``, ``rs``, ``ps-tcs``) or display name."""
-    key = name.lower()
-    if key == "fcfs":
-        return FCFS()
-    if key == "rs":
-        return RS(seed)
-    if key in ("ps-tcs", "pstcs"):
-        return PSTCS()
-    raise ValueError(f"policy: unknown policy {name!r}; expected one of {sorted(POLICY_NAMES)}")

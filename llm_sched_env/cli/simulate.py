@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from llm_sched_env.baselines import POLICY_NAMES, make_policy
-from llm_sched_env.core import Simulator
+import numpy as np
+
+from llm_sched_env.experiments.policies import get_policy, policy_keys, run_episode
 from llm_sched_env.workloads import Workload
 from llm_sched_env.workloads.trace import read_trace
 
@@ -17,7 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--trace", help="JSON Lines trace to replay")
     source.add_argument("--jobs", type=int, help="number of jobs of the default workload")
     p.add_argument("--seed", type=int, default=0, help="workload seed (with --jobs) and RS seed")
-    p.add_argument("--policy", choices=sorted(POLICY_NAMES), default="fcfs")
+    p.add_argument(
+        "--policy", default="fcfs", help=f"a registered policy ({', '.join(policy_keys())}, agent:PATH)"
+    )
     p.add_argument("--regular", type=int, default=10, help="regular executors R")
     p.add_argument("--llm", type=int, default=10, help="LLM executors L")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -27,12 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     jobs = read_trace(args.trace) if args.trace else Workload().jobs(args.jobs, args.seed)
-    policy = make_policy(args.policy, seed=args.seed)
-    results = Simulator(jobs, args.regular, args.llm, policy).run()
+    entry = get_policy(args.policy)
+    results = run_episode(entry.factory(np.random.SeedSequence(args.seed)), jobs, args.regular, args.llm)
     if args.csv:
         results.to_csv(args.csv)
     summary = {
-        "policy": policy.name,
+        "policy": entry.name,
         "regular": args.regular,
         "llm": args.llm,
         "jobs": len(results),
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print(
-            f"{policy.name} R={args.regular} L={args.llm}: "
+            f"{entry.name} R={args.regular} L={args.llm}: "
             f"{len(results)} jobs, mean JCT {results.mean_jct:.2f} s"
         )
         for app, jct in summary["mean_jct_by_app"].items():

@@ -88,10 +88,6 @@ class Simulator:
         """True when every job has arrived and finished."""
         return self._next_job is None and not self.active
 
-    @property
-    def jobs_arrived(self) -> int:
-        return self._num_arrived
-
     def decision_pools(self) -> list[int]:
         """Pools where the choice matters now: more ready stages than free executors."""
         return [p for p in POOLS if self.free[p] and len(self.ready[p]) > len(self.free[p])]

@@ -41,6 +41,3 @@ class JobState:
     @property
     def arrival(self) -> float:
         return self.spec.arrival
-
-    def revealed_stages(self) -> list[int]:
-        return [i for i, s in enumerate(self.status) if s != HIDDEN]
