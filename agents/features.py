@@ -46,7 +46,7 @@ class ObservationBatch:
 
     slots: th.Tensor  # (B, S, SLOT_INPUT_DIM): stage row, its job's row, whether it is a valid action
     stage_mask: th.Tensor  # (B, S) float, 1 where the slot holds a stage
-    stage_job: th.Tensor  # (B, S) long, job row of each slot
+    stage_job: th.Tensor  # (B, S) long, a job id per slot: the slot of the job's first shown stage
     edges: th.Tensor  # (B, 2, E) long, parent and child slots
     edge_mask: th.Tensor  # (B, E) float
     executors: th.Tensor  # (B, X, EXECUTOR_INPUT_DIM)
@@ -59,9 +59,7 @@ class ObservationBatch:
         batch = obs["stage_mask"].shape[0]
         num_slots = obs["stage_mask"].shape[1]
         stages = obs["stages"].reshape(batch, num_slots, len(STAGE_FEATURES))
-        jobs = obs["jobs"].reshape(batch, num_slots, len(JOB_FEATURES))
-        stage_job = obs["stage_job"].long()
-        job_rows = th.gather(jobs, 1, stage_job.unsqueeze(-1).expand(-1, -1, jobs.shape[-1]))
+        job_rows = obs["jobs"].reshape(batch, num_slots, len(JOB_FEATURES))  # each slot's job
         slots = th.cat(
             [
                 with_log_odds(stages, _STAGE_CONTINUOUS),
@@ -74,7 +72,7 @@ class ObservationBatch:
         return cls(
             slots=slots,
             stage_mask=obs["stage_mask"],
-            stage_job=stage_job,
+            stage_job=obs["stage_job"].long(),
             edges=obs["edges"].reshape(batch, 2, -1).long(),
             edge_mask=obs["edge_mask"],
             executors=with_log_odds(executors, _EXECUTOR_CONTINUOUS),

@@ -32,8 +32,7 @@ class PacedSRPT:
     def act_batch(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """The slot to start for each observation of a batch (arrays with a leading batch axis)."""
         mask = obs["action_mask"]
-        jobs = obs["jobs"].reshape(*mask.shape, len(JOB_FEATURES))
-        rows = np.take_along_axis(jobs, obs["stage_job"][..., None].astype(np.intp), axis=-2)
+        rows = obs["jobs"].reshape(*mask.shape, len(JOB_FEATURES))  # each slot's job
         pace = _unsquash(rows[..., _PACE])
         # Work is shown as w / (w + scale): unsquashed it is w / scale, the same scale for both pools.
         work = _unsquash(rows[..., _REGULAR]) + pace * _unsquash(rows[..., _LLM])

@@ -183,6 +183,9 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
     np.testing.assert_array_equal(obs["stage_mask"], np.arange(cfg.stage_slots) < n)
     deciding = [bool(sim.free[p]) and len(sim.ready[p]) > len(sim.free[p]) for p in (0, 1)]
     job_order = list(dict.fromkeys(j.rank for j, _ in shown))
+    first_slot = {}  # by job rank: the slot of its first shown stage
+    for k, (job, _) in enumerate(shown):
+        first_slot.setdefault(job.rank, k)
     slot_of = {(j.rank, s): k for k, (j, s) in enumerate(shown)}
     expected_edges = set()
     for k, (job, stage) in enumerate(shown):
@@ -206,7 +209,8 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
             "job_remaining_work": squash(work, cfg.job_time_scale),
         }
         np.testing.assert_allclose(tables["stages"][k], [row[f] for f in STAGE_FEATURES], atol=1e-6)
-        assert obs["stage_job"][k] == job_order.index(job.rank)
+        assert obs["stage_job"][k] == first_slot[job.rank]
+        assert obs["job_mask"][k] == (k == first_slot[job.rank])
         assert obs["action_mask"][k] == (status == READY and deciding[spec.kinds[stage]])
         for parent in spec.parents[stage]:
             if (job.rank, parent) in slot_of:
@@ -237,9 +241,7 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
         atol=1e-6,
     )
 
-    by_rank = {j.rank: j for j in sim.active.values()}
-    for row, rank in enumerate(job_order):
-        job = by_rank[rank]
+    for k, (job, _) in enumerate(shown):
         spec = job.spec
         live = [s for s, st in enumerate(job.status) if st not in (HIDDEN, DONE)]
         done = spec.num_stages - job.remaining
@@ -257,7 +259,8 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
             "done_stages": squash(done, 4.0),
             "llm_pace": squash(pace(spec, job.status), 1.0),
         }
-        np.testing.assert_allclose(tables["jobs"][row], [values[f] for f in JOB_FEATURES], atol=1e-6)
+        np.testing.assert_allclose(tables["jobs"][k], [values[f] for f in JOB_FEATURES], atol=1e-6)
+    assert not tables["jobs"][n:].any() and not obs["stage_job"][n:].any()
     assert obs["job_mask"].sum() == len(job_order)
     assert info["unshown_jobs"] == len(sim.active) - len(job_order)
 

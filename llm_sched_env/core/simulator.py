@@ -59,6 +59,7 @@ class Simulator:
         *,
         record_schedule: bool = False,
         on_complete: Callable[[JobState, float], None] | None = None,
+        on_stage_complete: Callable[[JobState, int], None] | None = None,
     ) -> None:
         for name, value in (("num_regular", num_regular), ("num_llm", num_llm)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -75,6 +76,7 @@ class Simulator:
         self.running: list[dict[int, tuple[JobState, int]]] = [{} for _ in POOLS]
         self.schedule: list[ScheduledStage] | None = [] if record_schedule else None
         self._on_complete = on_complete
+        self._on_stage_complete = on_stage_complete
         self._events: list[tuple[float, int, JobState, int, int]] = []
         self._counter = itertools.count()  # tie-breaker: events at one time pop in start order
         self._arrivals: Iterator[JobSpec] = iter(jobs)
@@ -154,6 +156,7 @@ class Simulator:
         counter = self._counter
         schedule = self.schedule
         on_complete = self._on_complete
+        on_stage_complete = self._on_stage_complete
         record = self.results.record
         policy_decides = self.policy is not None
         pools = list(zip(free, ready, running, strict=True))
@@ -199,26 +202,28 @@ class Simulator:
                 status[stage] = DONE
                 since[stage] = now
                 job.remaining -= 1
-                if job.remaining == 0:
+                if job.remaining:
+                    pending = job.pending_parents
+                    for child in spec.children[stage]:
+                        pending[child] -= 1
+                        if pending[child] == 0 and status[child] == BLOCKED:
+                            status[child] = READY
+                            since[child] = now
+                            ready[kinds[child]].push(job, child)
+                    for revealed in spec.reveals[stage]:
+                        since[revealed] = now
+                        if pending[revealed]:
+                            status[revealed] = BLOCKED
+                        else:
+                            status[revealed] = READY
+                            ready[kinds[revealed]].push(job, revealed)
+                if on_stage_complete is not None:
+                    on_stage_complete(job, stage)
+                if not job.remaining:
                     del active[spec.job_id]
                     record(spec.job_id, spec.app, spec.arrival, now)
                     if on_complete is not None:
                         on_complete(job, now)
-                    continue
-                pending = job.pending_parents
-                for child in spec.children[stage]:
-                    pending[child] -= 1
-                    if pending[child] == 0 and status[child] == BLOCKED:
-                        status[child] = READY
-                        since[child] = now
-                        ready[kinds[child]].push(job, child)
-                for revealed in spec.reveals[stage]:
-                    since[revealed] = now
-                    if pending[revealed]:
-                        status[revealed] = BLOCKED
-                    else:
-                        status[revealed] = READY
-                        ready[kinds[revealed]].push(job, revealed)
             # 4. Admit every arrival at `now`.
             while next_job is not None and next_job.arrival == now:
                 job = JobState(next_job, self._num_arrived, now)

@@ -51,12 +51,14 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
       ready, running), its job's age, time waiting (blocked or ready), time running, and
       the revealed remaining estimated work of its job.
     * ``stage_mask`` (``S`` int8): 1 where the slot holds a stage.
-    * ``stage_job`` (``S`` int32): row of the stage's job in ``jobs``.
-    * ``jobs`` (``S * 10`` float32): per job with a shown stage, by arrival,
-      ``JOB_FEATURES``: app one-hot, age, revealed remaining estimated work per pool,
-      revealed unfinished and finished stage counts, LLM pace (run time of its finished
-      LLM stages over their estimates, 1 before any; ``p`` shown as ``p / (p + 1)``).
-    * ``job_mask`` (``S`` int8): 1 where the row holds a job.
+    * ``jobs`` (``S * 10`` float32): per shown stage, its job's ``JOB_FEATURES``: app
+      one-hot, age, revealed remaining estimated work per pool, revealed unfinished and
+      finished stage counts, LLM pace (run time of its finished LLM stages over their
+      estimates, 1 before any; ``p`` shown as ``p / (p + 1)``). Stages of one job share it.
+    * ``stage_job`` (``S`` int32): the slot of the first shown stage of the stage's job, so
+      stages with equal ``stage_job`` belong to one job (shown stages of a job are
+      consecutive, as slots are in FCFS order).
+    * ``job_mask`` (``S`` int8): 1 on the first shown stage of each job (one per job).
     * ``edges`` (``2 * E`` int32): parent slots, then child slots, of the DAG edges among
       shown stages (reshaped to ``(2, E)`` it is a PyG ``edge_index``).
     * ``edge_mask`` (``E`` int8): 1 where the column holds an edge.
@@ -164,6 +166,7 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             cfg.num_llm,
             record_schedule=self.render_mode == "rgb_array",
             on_complete=self._on_complete,
+            on_stage_complete=self._encoder.table.stage_completed,
         )
         # The encoder's queues keep ready stages in FCFS order and index them for observations.
         sim.ready[:] = [self._encoder.new_queue() for _ in sim.ready]
@@ -194,7 +197,7 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             mask = self._encoder.action_mask
             if not mask[slot]:
                 invalid = True
-                slot = int(mask.argmax())
+                slot = mask.index(1)
             key = self._encoder.slot_keys[slot]
             sim.dispatch(self._encoder.table.entries[key >> STAGE_BITS].job, key & STAGE_MASK)
             self._deciding = sim.advance()
@@ -214,7 +217,7 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now, as booleans (the interface of sb3-contrib's ``MaskablePPO``)."""
-        return self._encoder.action_mask.astype(bool)
+        return np.frombuffer(self._encoder.action_mask, np.int8).astype(bool)
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:

@@ -94,15 +94,17 @@ class ObservationEncoder:
                 system=len(SYSTEM_FEATURES),
             ),
             _Parts(np.int32, stage_job=s, edges=2 * e),
-            _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s),
         )
+        # The masks are written as bytes first (cheaper than numpy for a few values).
+        self._masks = _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s)
+        self._ones = b"\x01" * max(s, e)
         floats = self._parts[0].slices
         self._pools_and_system = slice(floats["pools"].start, floats["system"].stop)
         self.space = spaces.Dict(
             {
                 **{key: spaces.Box(0.0, 1.0, (n,), np.float32) for key, n in self._parts[0].sizes.items()},
                 **{key: spaces.Box(0, s - 1, (n,), np.int32) for key, n in self._parts[1].sizes.items()},
-                **{key: spaces.MultiBinary(n) for key, n in self._parts[2].sizes.items()},
+                **{key: spaces.MultiBinary(n) for key, n in self._masks.sizes.items()},
             }
         )
         # Per executor (regular ones first): its row without the elapsed time, what it runs,
@@ -115,7 +117,7 @@ class ObservationEncoder:
 
         self._slot_index = np.arange(s, dtype=np.int32)
         self.slot_keys: list[int] = []  # FCFS keys of the shown stages, slot by slot
-        self.action_mask = np.zeros(s, np.int8)  # valid slots of the last observation
+        self.action_mask = bytes(s)  # valid slots of the last observation, a byte per slot
         self.hidden_ready = 0
         self.unshown_jobs = 0
         self.truncated_edges = 0
@@ -129,7 +131,7 @@ class ObservationEncoder:
         self.table.clear()
         self._executor_runs = [{} for _ in POOLS]
         for row, pool in enumerate(self._executor_pool):
-            self._set_executor(row, pool, None)
+            self._set_idle(row, pool)
 
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
@@ -143,32 +145,32 @@ class ObservationEncoder:
             bool(free[0]) and len(ready[0]) > len(free[0]),
             bool(free[1]) and len(ready[1]) > len(free[1]),
         )
-        keys, unshown = self._select_ready(sim, deciding)
+        keys, unshown = ready_keys, unshown = self._select_ready(sim, deciding)
         self.hidden_ready = unshown[0] + unshown[1]
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
-        only_ready = True  # every shown stage is a ready stage of a deciding pool
+        ready_only = True  # every shown stage is a ready stage of a deciding pool (a valid action)
         if len(keys) < self.slots:
             others = self._select_others(sim, deciding, self.slots - len(keys), blocked)
             if others:
                 keys = sorted(keys + others)
-                only_ready = False
+                ready_only = False
         self.slot_keys = keys
 
         obs: dict[str, np.ndarray] = {}
-        floats, _, _ = (parts.new(obs) for parts in self._parts)
+        floats, ints = self._parts[0].new(obs), self._parts[1].new(obs)
+        masks = bytearray(self._masks.total)
+        self._masks.new(obs, masks)  # views of ``masks``: writing into it fills them
         now = sim.now
-        num_jobs = self._fill_stages_and_jobs(obs, keys, now)
-        actionable = obs["action_mask"][: len(keys)]
-        if only_ready:
-            actionable[:] = 1
+        num_jobs = self._fill_stages_and_jobs(obs, masks, keys, now)
+        start = self._masks.slices["action_mask"].start
+        if ready_only:
+            masks[start : start + len(keys)] = self._ones[: len(keys)]
         else:
-            stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)[: len(keys)]
-            is_llm = stages[:, 0]
-            pool_deciding = is_llm * deciding[LLM] + (1.0 - is_llm) * deciding[0]
-            actionable[:] = stages[:, S_READY] * pool_deciding
-        self.action_mask = obs["action_mask"].copy()
+            actionable = set(ready_keys)
+            masks[start : start + len(keys)] = bytes([key in actionable for key in keys])
+        self.action_mask = bytes(masks[start : start + self.slots])
         self.unshown_jobs = len(sim.active) - num_jobs
-        self.truncated_edges = self._fill_edges(obs, keys, blocked) if blocked else 0
+        self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
         self._fill_executors(sim, obs["executors"], now)
         floats[self._pools_and_system] = self._pools_and_system_values(sim, deciding, unshown)
         return obs
@@ -228,54 +230,44 @@ class ObservationEncoder:
                     return keys
         return keys
 
-    def _fill_stages_and_jobs(self, obs: dict[str, np.ndarray], keys: list[int], now: float) -> int:
-        """Stage rows, their job index, the job rows and their masks; returns the number of jobs."""
-        table = self.table
-        entries, refresh = table.entries, table.refresh
-        rows: list[int] = []
-        stage_job: list[int] = []
-        job_rows: list[int] = []
-        first_slots: list[int] = []  # slot of each job's first shown stage
-        add_row, add_job = rows.append, stage_job.append
-        num_jobs = 0
-        previous = -1
-        for slot, key in enumerate(keys):
-            rank = key >> STAGE_BITS
-            if rank != previous:
-                previous = rank
-                entry = entries[rank]
-                if entry.version != entry.job.remaining:
-                    refresh(entry)
-                first = entry.base - (rank << STAGE_BITS)
-                job_rows.append(entry.row)
-                first_slots.append(slot)
-                num_jobs += 1
-            add_row(first + key)
-            add_job(num_jobs - 1)
-        n = len(rows)
+    def _fill_stages_and_jobs(
+        self, obs: dict[str, np.ndarray], masks: bytearray, keys: list[int], now: float
+    ) -> int:
+        """Stage rows, their jobs' rows and the masks; returns the number of jobs shown."""
+        n = len(keys)
         if not n:
             return 0
-        index = np.fromiter(rows, np.intp, n)
+        table = self.table
+        table.refresh_changed()
+        key_array = np.fromiter(keys, np.int64, n)
+        ranks = key_array >> STAGE_BITS
+        locations = table.locations.view.take(ranks, axis=0)
+        index = locations[:, 0] + key_array
         stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)
         table.stages.view.take(index, axis=0, out=stages[:n])
-        elapsed = now - table.origins.view.take(index, axis=0)
-        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
-        obs["stage_mask"][:n] = 1
+        times = table.times.view.take(index, axis=0)
+        elapsed = now - times[:, :3]
+        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + times[:, 3:])
+        start = self._masks.slices["stage_mask"].start
+        masks[start : start + n] = self._ones[:n]
 
-        jobs_out = obs["jobs"].reshape(self.slots, NUM_JOB_FEATURES)[:num_jobs]
-        table.job_features.view.take(job_rows, axis=0, out=jobs_out)
-        # A job's age is the job_age feature of each of its stages.
-        if num_jobs == n:
-            obs["stage_job"][:n] = self._slot_index[:n]
-            jobs_out[:, J_AGE] = stages[:n, S_TIMES]
-        else:
-            obs["stage_job"][:n] = stage_job
-            jobs_out[:, J_AGE] = stages[first_slots, S_TIMES]
-        obs["job_mask"][:num_jobs] = 1
-        return num_jobs
+        jobs = obs["jobs"].reshape(self.slots, NUM_JOB_FEATURES)
+        table.job_features.view.take(locations[:, 1], axis=0, out=jobs[:n])
+        jobs[:n, J_AGE] = stages[:n, S_TIMES]  # a job's age is the job_age feature of its stages
+        # Slots are in FCFS order, so a job's shown stages are consecutive.
+        first_slots = obs["stage_job"][:n]
+        first_slots[:] = ranks.searchsorted(ranks)
+        job_mask = (first_slots == self._slot_index[:n]).tobytes()
+        start = self._masks.slices["job_mask"].start
+        masks[start : start + n] = job_mask
+        return job_mask.count(1)
 
     def _fill_edges(
-        self, obs: dict[str, np.ndarray], keys: list[int], blocked: list[tuple[int, int, tuple[int, ...]]]
+        self,
+        obs: dict[str, np.ndarray],
+        masks: bytearray,
+        keys: list[int],
+        blocked: list[tuple[int, int, tuple[int, ...]]],
     ) -> int:
         """Parent -> child edges into shown blocked stages; returns how many did not fit."""
         slot_of = {key: slot for slot, key in enumerate(keys)}
@@ -292,7 +284,8 @@ class ObservationEncoder:
         edges = obs["edges"]
         edges[:m] = sources[:m]
         edges[e : e + m] = targets[:m]
-        obs["edge_mask"][:m] = 1
+        start = self._masks.slices["edge_mask"].start
+        masks[start : start + m] = self._ones[:m]
         return len(sources) - m
 
     def _fill_executors(self, sim: Simulator, out: np.ndarray, now: float) -> None:
@@ -303,10 +296,12 @@ class ObservationEncoder:
             running = sim.running[pool]
             seen = runs[pool]
             if running != seen:
-                for executor in seen.keys() - running.keys():
-                    self._set_executor(offset + executor, pool, None)
-                for executor, ref in running.items() - seen.items():
-                    self._set_executor(offset + executor, pool, ref)
+                for executor in seen:
+                    if executor not in running:
+                        self._set_idle(offset + executor, pool)
+                for executor, ref in running.items():
+                    if seen.get(executor) is not ref:
+                        self._set_busy(offset + executor, pool, ref)
                 runs[pool] = running.copy()
             offset += self.num_executors[pool]
         executors = out.reshape(offset, NUM_EXECUTOR_FEATURES)
@@ -314,19 +309,19 @@ class ObservationEncoder:
         elapsed = now - self._executor_start.view
         executors[:, E_ELAPSED] = elapsed / (elapsed + self._executor_scale.view)
 
-    def _set_executor(self, row: int, pool: int, ref: tuple[JobState, int] | None) -> None:
+    def _set_idle(self, row: int, pool: int) -> None:
+        o = row * NUM_EXECUTOR_FEATURES
+        self._executors.data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
+        self._executor_start.data[row] = 0.0
+        self._executor_scale.data[row] = math.inf
+
+    def _set_busy(self, row: int, pool: int, ref: tuple[JobState, int]) -> None:
+        job, stage = ref
         o = row * NUM_EXECUTOR_FEATURES
         data = self._executors.data
-        data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
-        if ref is None:
-            self._executor_start.data[row] = 0.0
-            self._executor_scale.data[row] = math.inf
-            return
-        job, stage = ref
+        data[o : o + NUM_EXECUTOR_FEATURES] = _BUSY[pool][app_class(job.spec.app)]
         estimate = job.spec.estimates[stage]
-        data[o + E_BUSY] = 1.0
         data[o + E_ESTIMATE] = estimate / (estimate + self.stage_time_scale)
-        data[o + E_APP + app_class(job.spec.app)] = 1.0
         self._executor_start.data[row] = job.since[stage]
         self._executor_scale.data[row] = self.stage_time_scale
 
@@ -348,8 +343,17 @@ class ObservationEncoder:
         return values
 
 
-# The row of an idle executor, by pool.
-_IDLE = tuple(array("f", [float(pool)] + [0.0] * (NUM_EXECUTOR_FEATURES - 1)) for pool in POOLS)
+def _executor_row(pool: int, app: int | None = None) -> array:
+    """An executor's row without its times: idle, or busy with a stage of app class ``app``."""
+    row = array("f", bytes(4 * NUM_EXECUTOR_FEATURES))
+    row[0] = float(pool)
+    if app is not None:
+        row[E_BUSY] = row[E_APP + app] = 1.0
+    return row
+
+
+_IDLE = tuple(_executor_row(pool) for pool in POOLS)
+_BUSY = tuple(tuple(_executor_row(pool, app) for app in range(len(APP_CLASSES))) for pool in POOLS)
 
 
 class _Parts:
@@ -364,9 +368,9 @@ class _Parts:
             self.slices[key] = slice(self.total, self.total + size)
             self.total += size
 
-    def new(self, views: dict[str, np.ndarray]) -> np.ndarray:
-        """A zeroed array; adds a view of each part to ``views``."""
-        array = np.zeros(self.total, self.dtype)
+    def new(self, views: dict[str, np.ndarray], data: bytearray | None = None) -> np.ndarray:
+        """A zeroed array, or one over ``data``; adds a view of each part to ``views``."""
+        array = np.zeros(self.total, self.dtype) if data is None else np.frombuffer(data, self.dtype)
         for key, part in self.slices.items():
             views[key] = array[part]
         return array

@@ -135,21 +135,26 @@ class JobRows:
 class StageTable:
     """Feature rows of every job seen since the last :meth:`clear` that is still in the system.
 
-    ``origins`` and ``scales`` hold what a stage's time features (job age, waiting, elapsed)
-    are computed from: three origins and three squashing scales (separate, contiguous tables
-    for fast vectorized arithmetic); an infinite scale shows as 0 (waiting while running,
-    elapsed while waiting).
+    ``times`` holds what a stage's time features (job age, waiting, elapsed) are computed
+    from: three origins, then three squashing scales; an infinite scale shows as 0 (waiting
+    while running, elapsed while waiting). ``locations`` maps a job's arrival rank to its
+    rows: ``(first stage row - (rank << STAGE_BITS), job row)``, so that the stage row of
+    key ``k`` is ``locations[k >> STAGE_BITS, 0] + k``.
+
+    Job rows are brought up to date by :meth:`refresh_changed`, which needs to be told of
+    every stage completion (:meth:`stage_completed`).
     """
 
     def __init__(self, stage_time_scale: float, job_time_scale: float, capacity: int = 1024) -> None:
         self.stage_time_scale = stage_time_scale
         self.job_time_scale = job_time_scale
         self.stages = Rows(NUM_STAGE_FEATURES, capacity)
-        self.origins = Rows(3, capacity, "d")  # arrival, since, since
-        self.scales = Rows(3, capacity, "d")
+        self.times = Rows(6, capacity, "d")  # origins (arrival, since, since), then scales
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
         self.job_features = Rows(NUM_JOB_FEATURES, capacity)
         self.entries: dict[int, JobRows] = {}  # by arrival rank
+        self.locations = Rows(2, capacity, "q")  # by arrival rank
+        self._changed: list[JobState] = []  # jobs whose row may be out of date
         self._free_job_rows: list[int] = []
         self._top = 0
         self._live_rows = 0
@@ -159,6 +164,20 @@ class StageTable:
         self.entries.clear()
         self._free_job_rows = list(range(len(self.job_features) - 1, -1, -1))
         self._top = self._live_rows = 0
+        self._changed.clear()
+
+    def stage_completed(self, job: JobState, stage: int) -> None:
+        """Note that a stage of ``job`` finished (its job row is refreshed later)."""
+        self._changed.append(job)
+
+    def refresh_changed(self) -> None:
+        """Recompute the rows of the jobs that changed since the last call."""
+        entries = self.entries
+        for job in self._changed:
+            entry = entries.get(job.rank)
+            if entry is not None and entry.version != job.remaining:
+                self.refresh(entry)
+        self._changed.clear()
 
     def record(self, job: JobState, stage: int, status: int) -> None:
         """Store the status of a revealed stage and when it entered it."""
@@ -173,13 +192,12 @@ class StageTable:
         data = self.stages.data
         data[o] = pending / (pending + 1.0)
         data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
-        o = 3 * row
-        origins = self.origins.data
-        origins[o + 1] = origins[o + 2] = job.since[stage]
+        o = 6 * row
+        times = self.times.data
+        times[o + 1] = times[o + 2] = job.since[stage]
         running = status == RUNNING
-        scales = self.scales.data
-        scales[o + 1] = math.inf if running else self.job_time_scale
-        scales[o + 2] = self.stage_time_scale if running else math.inf
+        times[o + 4] = math.inf if running else self.job_time_scale
+        times[o + 5] = self.stage_time_scale if running else math.inf
 
     def refresh(self, entry: JobRows) -> None:
         """Recompute a job's row and its stages' remaining work (after one of its stages finished)."""
@@ -230,6 +248,10 @@ class StageTable:
         if not self._free_job_rows:
             self._grow_jobs()
         entry = self.entries[job.rank] = JobRows(job, base, self._free_job_rows.pop())
+        self._changed.append(job)
+        if job.rank >= len(self.locations):
+            self.locations.grow(2 ** math.ceil(math.log2(job.rank + 1)))
+        self.locations.view[job.rank] = (base - (job.rank << STAGE_BITS), entry.row)
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
@@ -239,8 +261,9 @@ class StageTable:
         block[:, S_ESTIMATE] = estimates / (estimates + self.stage_time_scale)
         positions = np.arange(n, dtype=np.float64)
         block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
-        self.origins.view[base : base + n, 0] = spec.arrival
-        self.scales.view[base : base + n, 0] = self.job_time_scale
+        times = self.times.view[base : base + n]
+        times[:, 0] = spec.arrival
+        times[:, 3] = self.job_time_scale
         features = self.job_features.view[entry.row]
         features[:] = 0.0
         features[app_class(spec.app)] = 1.0
@@ -257,16 +280,15 @@ class StageTable:
         if 2 * (self._live_rows + needed) > capacity:
             capacity = 2 ** math.ceil(math.log2(2 * (self._live_rows + needed)))
             self.stages.grow(capacity)
-            self.origins.grow(capacity)
-            self.scales.grow(capacity)
+            self.times.grow(capacity)
             self._marks += [-1] * (capacity - len(self._marks))
         top = 0
         for entry in sorted(self.entries.values(), key=lambda e: e.base):
             n, base = entry.job.spec.num_stages, entry.base
             self.stages.view[top : top + n] = self.stages.view[base : base + n]
-            self.origins.view[top : top + n] = self.origins.view[base : base + n]
-            self.scales.view[top : top + n] = self.scales.view[base : base + n]
+            self.times.view[top : top + n] = self.times.view[base : base + n]
             self._marks[top : top + n] = self._marks[base : base + n]
             entry.base = top
+            self.locations.view[entry.job.rank, 0] = top - (entry.job.rank << STAGE_BITS)
             top += n
         self._top = top
