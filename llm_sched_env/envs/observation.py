@@ -38,7 +38,6 @@ from llm_sched_env.envs.stage_table import (
     J_AGE,
     NUM_JOB_FEATURES,
     NUM_STAGE_FEATURES,
-    S_READY,
     S_TIMES,
     STAGE_BITS,
     Rows,
@@ -84,26 +83,24 @@ class ObservationEncoder:
         self.job_time_scale = config.job_time_scale
         self.table = StageTable(config.stage_time_scale, config.job_time_scale)
         # An observation's arrays are consecutive parts of one fresh array per dtype.
-        self._parts = (
-            _Parts(
-                np.float32,
-                stages=s * NUM_STAGE_FEATURES,
-                jobs=s * NUM_JOB_FEATURES,
-                executors=x * NUM_EXECUTOR_FEATURES,
-                pools=NUM_POOLS * NUM_POOL_FEATURES,
-                system=len(SYSTEM_FEATURES),
-            ),
-            _Parts(np.int32, stage_job=s, edges=2 * e),
+        self._floats = _Parts(
+            np.float32,
+            stages=s * NUM_STAGE_FEATURES,
+            jobs=s * NUM_JOB_FEATURES,
+            executors=x * NUM_EXECUTOR_FEATURES,
+            pools=NUM_POOLS * NUM_POOL_FEATURES,
+            system=len(SYSTEM_FEATURES),
         )
+        self._ints = _Parts(np.int32, stage_job=s, edges=2 * e)
         # The masks are written as bytes first (cheaper than numpy for a few values).
         self._masks = _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s)
         self._ones = b"\x01" * max(s, e)
-        floats = self._parts[0].slices
+        floats = self._floats.slices
         self._pools_and_system = slice(floats["pools"].start, floats["system"].stop)
         self.space = spaces.Dict(
             {
-                **{key: spaces.Box(0.0, 1.0, (n,), np.float32) for key, n in self._parts[0].sizes.items()},
-                **{key: spaces.Box(0, s - 1, (n,), np.int32) for key, n in self._parts[1].sizes.items()},
+                **{key: spaces.Box(0.0, 1.0, (n,), np.float32) for key, n in self._floats.sizes.items()},
+                **{key: spaces.Box(0, s - 1, (n,), np.int32) for key, n in self._ints.sizes.items()},
                 **{key: spaces.MultiBinary(n) for key, n in self._masks.sizes.items()},
             }
         )
@@ -157,7 +154,8 @@ class ObservationEncoder:
         self.slot_keys = keys
 
         obs: dict[str, np.ndarray] = {}
-        floats, ints = self._parts[0].new(obs), self._parts[1].new(obs)
+        floats = self._floats.new(obs)
+        self._ints.new(obs)
         masks = bytearray(self._masks.total)
         self._masks.new(obs, masks)  # views of ``masks``: writing into it fills them
         now = sim.now
@@ -238,7 +236,7 @@ class ObservationEncoder:
         if not n:
             return 0
         table = self.table
-        table.refresh_changed()
+        table.update_new()
         key_array = np.fromiter(keys, np.int64, n)
         ranks = key_array >> STAGE_BITS
         locations = table.locations.view.take(ranks, axis=0)

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from functools import reduce
-from itertools import compress
-from operator import add
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -70,9 +68,6 @@ JOB_FEATURES = (
 J_AGE = len(APP_CLASSES)
 NUM_JOB_FEATURES = len(JOB_FEATURES)
 
-# Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
-_LIVE = bytes(1 if status not in (HIDDEN, DONE) else 0 for status in range(256))
-_DONE = bytes(1 if status == DONE else 0 for status in range(256))
 _STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
 
 
@@ -111,25 +106,51 @@ class Rows:
         self.view = self._make_view()
 
 
-class JobRows:
-    """Where a job's rows are: its first stage row, its job row, and the ``job.remaining`` they reflect.
+def exact_units(values: Sequence[float]) -> tuple[tuple[int, ...], int]:
+    """``values`` as integer multiples of one unit ``2**-k`` (exactly), and ``2**k``."""
+    ratios = [value.as_integer_ratio() for value in values]
+    shift = max(den.bit_length() for _, den in ratios) - 1  # every denominator is a power of two
+    return tuple(num << (shift + 1 - den.bit_length()) for num, den in ratios), 1 << shift
 
-    Also, per stage, its estimate split by pool and its duration if an LLM stage (0.0
-    otherwise), which :meth:`StageTable.refresh` sums.
+
+class JobRows:
+    """Where a job's rows are (its first stage row and its job row), and the sums its job row shows.
+
+    The sums (revealed unfinished work per pool; run time and estimates of finished LLM
+    stages) are kept as exact integers in the unit of :func:`exact_units`, so that updating
+    them as stages finish gives the exact sums, each rounded once when shown.
     """
 
-    __slots__ = ("base", "job", "llm_durations", "llm_estimates", "regular_estimates", "row", "version")
+    __slots__ = (
+        "base",
+        "durations",
+        "estimates",
+        "expected",
+        "job",
+        "live",
+        "ready",
+        "row",
+        "took",
+        "unit",
+        "work",
+    )
 
     def __init__(self, job: JobState, base: int, row: int) -> None:
         self.job = job
         self.base = base
         self.row = row
-        self.version = -1  # no job features computed yet
+        self.ready = False  # the sums are computed when the job's state is next consistent
         spec = job.spec
-        kinds, estimates = spec.kinds, spec.estimates
-        self.regular_estimates = tuple(e if k != LLM else 0.0 for k, e in zip(kinds, estimates, strict=True))
-        self.llm_estimates = tuple(e if k == LLM else 0.0 for k, e in zip(kinds, estimates, strict=True))
-        self.llm_durations = tuple(d if k == LLM else 0.0 for k, d in zip(kinds, spec.durations, strict=True))
+        n = spec.num_stages
+        llm_stages = [stage for stage, kind in enumerate(spec.kinds) if kind == LLM]
+        exact, self.unit = exact_units([*spec.estimates, *(spec.durations[s] for s in llm_stages)])
+        self.estimates = exact[:n]
+        durations = [0] * n  # only those of LLM stages are used, once they finish
+        for stage, duration in zip(llm_stages, exact[n:], strict=True):
+            durations[stage] = duration
+        self.durations = durations
+        self.work = [0, 0]
+        self.live = self.took = self.expected = 0
 
 
 class StageTable:
@@ -141,8 +162,8 @@ class StageTable:
     rows: ``(first stage row - (rank << STAGE_BITS), job row)``, so that the stage row of
     key ``k`` is ``locations[k >> STAGE_BITS, 0] + k``.
 
-    Job rows are brought up to date by :meth:`refresh_changed`, which needs to be told of
-    every stage completion (:meth:`stage_completed`).
+    A job row is computed by :meth:`update_new` once its job was added, and kept up to date
+    by :meth:`stage_completed`, which must be told of every stage completion.
     """
 
     def __init__(self, stage_time_scale: float, job_time_scale: float, capacity: int = 1024) -> None:
@@ -154,7 +175,7 @@ class StageTable:
         self.job_features = Rows(NUM_JOB_FEATURES, capacity)
         self.entries: dict[int, JobRows] = {}  # by arrival rank
         self.locations = Rows(2, capacity, "q")  # by arrival rank
-        self._changed: list[JobState] = []  # jobs whose row may be out of date
+        self._new: list[JobRows] = []  # entries whose sums are not computed yet
         self._free_job_rows: list[int] = []
         self._top = 0
         self._live_rows = 0
@@ -164,20 +185,33 @@ class StageTable:
         self.entries.clear()
         self._free_job_rows = list(range(len(self.job_features) - 1, -1, -1))
         self._top = self._live_rows = 0
-        self._changed.clear()
+        self._new.clear()
 
     def stage_completed(self, job: JobState, stage: int) -> None:
-        """Note that a stage of ``job`` finished (its job row is refreshed later)."""
-        self._changed.append(job)
+        """Update the job row of ``job`` after its ``stage`` finished (and revealed its stages)."""
+        entry = self.entries.get(job.rank)
+        if entry is None or not entry.ready or not job.remaining:
+            return
+        kinds = job.spec.kinds
+        work, estimates = entry.work, entry.estimates
+        work[kinds[stage]] -= estimates[stage]
+        entry.live -= 1
+        for revealed in job.spec.reveals[stage]:
+            work[kinds[revealed]] += estimates[revealed]
+            entry.live += 1
+        if kinds[stage] == LLM:
+            entry.took += entry.durations[stage]
+            entry.expected += estimates[stage]
+        self._write_job_row(entry)
 
-    def refresh_changed(self) -> None:
-        """Recompute the rows of the jobs that changed since the last call."""
+    def update_new(self) -> None:
+        """Compute the job rows of the jobs added since the last call."""
         entries = self.entries
-        for job in self._changed:
-            entry = entries.get(job.rank)
-            if entry is not None and entry.version != job.remaining:
-                self.refresh(entry)
-        self._changed.clear()
+        for entry in self._new:
+            if entries.get(entry.job.rank) is entry:
+                self._compute_sums(entry)
+                self._write_job_row(entry)
+        self._new.clear()
 
     def record(self, job: JobState, stage: int, status: int) -> None:
         """Store the status of a revealed stage and when it entered it."""
@@ -199,24 +233,34 @@ class StageTable:
         times[o + 4] = math.inf if running else self.job_time_scale
         times[o + 5] = self.stage_time_scale if running else math.inf
 
-    def refresh(self, entry: JobRows) -> None:
-        """Recompute a job's row and its stages' remaining work (after one of its stages finished)."""
+    def _compute_sums(self, entry: JobRows) -> None:
         job = entry.job
-        spec = job.spec
-        entry.version = job.remaining
-        # Sums in stage order, as plain float additions (``compress`` skips the other stages;
-        # the per-pool tuples hold 0.0, which adds nothing, for stages of the other pool).
-        live_flags = job.status.translate(_LIVE)
-        live = live_flags.count(1)
-        regular_work = reduce(add, compress(entry.regular_estimates, live_flags), 0.0)
-        llm_work = reduce(add, compress(entry.llm_estimates, live_flags), 0.0)
-        done = spec.num_stages - job.remaining
+        kinds = job.spec.kinds
+        work = [0, 0]
+        live = took = expected = 0
+        for stage, status in enumerate(job.status):
+            if status == HIDDEN:
+                continue
+            if status != DONE:
+                live += 1
+                work[kinds[stage]] += entry.estimates[stage]
+            elif kinds[stage] == LLM:
+                took += entry.durations[stage]
+                expected += entry.estimates[stage]
+        entry.work, entry.live, entry.took, entry.expected = work, live, took, expected
+        entry.ready = True
+
+    def _write_job_row(self, entry: JobRows) -> None:
+        """The job row and the job's remaining work in its stage rows, from the sums."""
+        job, unit = entry.job, entry.unit
+        regular_work, llm_work = entry.work
+        total = (regular_work + llm_work) / unit
+        regular_work /= unit
+        llm_work /= unit
         # LLM pace: how long the finished LLM stages ran (known once they finish) against their
         # estimates; an LLM's output length depends on the request, so it predicts the rest.
-        done_flags = job.status.translate(_DONE)
-        took = reduce(add, compress(entry.llm_durations, done_flags), 0.0)
-        expected = reduce(add, compress(entry.llm_estimates, done_flags), 0.0)
-        pace = took / expected if expected > 0 else 1.0
+        pace = entry.took / entry.expected if entry.expected else 1.0
+        live, done = entry.live, job.spec.num_stages - job.remaining
         scale = self.job_time_scale
         data = self.job_features.data
         o = entry.row * NUM_JOB_FEATURES + J_AGE + 1
@@ -225,9 +269,8 @@ class StageTable:
         data[o + 2] = live / (live + COUNT_SCALE)
         data[o + 3] = done / (done + COUNT_SCALE)
         data[o + 4] = pace / (pace + 1.0)
-        total = regular_work + llm_work
         base = entry.base
-        self.stages.view[base : base + spec.num_stages, S_WORK] = total / (total + scale)
+        self.stages.view[base : base + job.spec.num_stages, S_WORK] = total / (total + scale)
 
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
@@ -248,7 +291,7 @@ class StageTable:
         if not self._free_job_rows:
             self._grow_jobs()
         entry = self.entries[job.rank] = JobRows(job, base, self._free_job_rows.pop())
-        self._changed.append(job)
+        self._new.append(entry)
         if job.rank >= len(self.locations):
             self.locations.grow(2 ** math.ceil(math.log2(job.rank + 1)))
         self.locations.view[job.rank] = (base - (job.rank << STAGE_BITS), entry.row)
