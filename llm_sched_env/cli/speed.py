@@ -7,12 +7,16 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from llm_sched_env.baselines import FCFS
 from llm_sched_env.core import Simulator
 from llm_sched_env.workloads import Workload
+
+if TYPE_CHECKING:
+    from llm_sched_env.envs import CompoundLLMEnv
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -37,6 +41,24 @@ def core_figures(repeats: int) -> dict[str, float]:
     }
 
 
+def masked_random_episode(env: CompoundLLMEnv, seed: int, on_step: Callable[[], object] | None = None) -> int:
+    """Run one episode of uniformly random valid actions; returns its number of steps.
+
+    The uniform draws are made up front, so that the loop times the environment, not the
+    policy. ``on_step`` is called before each step.
+    """
+    draws = np.random.default_rng(seed).random(1 << 16).tolist()
+    obs, _ = env.reset(seed=seed)
+    steps, terminated = 0, False
+    while not terminated:
+        if on_step is not None:
+            on_step()
+        valid = obs["action_mask"].nonzero()[0]
+        obs, _, terminated, _, _ = env.step(valid[int(draws[steps % len(draws)] * len(valid))])
+        steps += 1
+    return steps
+
+
 def env_figures(repeats: int) -> dict[str, float]:
     """``CompoundLLM-v0`` (500 jobs, R=L=10) and its small variant with masked random actions.
 
@@ -46,14 +68,8 @@ def env_figures(repeats: int) -> dict[str, float]:
     from llm_sched_env.envs import SMALL_VARIANT, CompoundLLMEnv
 
     def steps_per_second(env: CompoundLLMEnv, seed: int) -> float:
-        rng = np.random.default_rng(seed)
-        obs, _ = env.reset(seed=seed)
-        steps, terminated = 0, False
         start = time.perf_counter()
-        while not terminated:
-            valid = np.flatnonzero(obs["action_mask"])
-            obs, _, terminated, _, _ = env.step(valid[rng.integers(len(valid))])
-            steps += 1
+        steps = masked_random_episode(env, seed)
         return steps / (time.perf_counter() - start)
 
     figures = {}
@@ -65,16 +81,15 @@ def env_figures(repeats: int) -> dict[str, float]:
         figures[name] = statistics.median(steps_per_second(env, seed) for seed in range(repeats))
 
     env = CompoundLLMEnv()
-    rng = np.random.default_rng(0)
-    obs, _ = env.reset(seed=0)
-    encode_seconds, steps, terminated = 0.0, 0, False
-    while not terminated:
+    encode_seconds = 0.0
+
+    def time_observe() -> None:
+        nonlocal encode_seconds
         start = time.perf_counter()
         env.observe()
         encode_seconds += time.perf_counter() - start
-        valid = np.flatnonzero(obs["action_mask"])
-        obs, _, terminated, _, _ = env.step(valid[rng.integers(len(valid))])
-        steps += 1
+
+    steps = masked_random_episode(env, 0, on_step=time_observe)
     figures["obs_encode_us"] = 1e6 * encode_seconds / steps
     return figures
 

@@ -96,7 +96,8 @@ class ObservationEncoder:
         self._masks = _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s)
         self._ones = b"\x01" * max(s, e)
         floats = self._floats.slices
-        self._pools_and_system = slice(floats["pools"].start, floats["system"].stop)
+        # The executor, pool and system rows follow each other: they are kept in one buffer.
+        self._context = slice(floats["executors"].start, floats["system"].stop)
         self.space = spaces.Dict(
             {
                 **{key: spaces.Box(0.0, 1.0, (n,), np.float32) for key, n in self._floats.sizes.items()},
@@ -105,9 +106,11 @@ class ObservationEncoder:
             }
         )
         # Per executor (regular ones first): its row without the elapsed time, what it runs,
-        # since when, and the squashing scale of its elapsed time (infinite when idle).
+        # since when, and the squashing scale of its elapsed time (infinite when idle); then
+        # the pool and system rows.
         self._executor_pool = [0] * config.num_regular + [1] * config.num_llm
-        self._executors = Rows(NUM_EXECUTOR_FEATURES, x)
+        self._context_rows = Rows(1, self._context.stop - self._context.start)
+        self._pools_offset = x * NUM_EXECUTOR_FEATURES
         self._executor_start = Rows(1, x, "d")
         self._executor_scale = Rows(1, x, "d")
         self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in POOLS]
@@ -139,8 +142,8 @@ class ObservationEncoder:
         """The observation of ``sim`` now; also sets ``slot_keys``, ``action_mask`` and the counts."""
         free, ready = sim.free, sim.ready
         deciding = (
-            bool(free[0]) and len(ready[0]) > len(free[0]),
-            bool(free[1]) and len(ready[1]) > len(free[1]),
+            bool(free[0]) and len(ready[0].keys) > len(free[0]),
+            bool(free[1]) and len(ready[1].keys) > len(free[1]),
         )
         keys, unshown = ready_keys, unshown = self._select_ready(sim, deciding)
         self.hidden_ready = unshown[0] + unshown[1]
@@ -169,8 +172,14 @@ class ObservationEncoder:
         self.action_mask = bytes(masks[start : start + self.slots])
         self.unshown_jobs = len(sim.active) - num_jobs
         self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
-        self._fill_executors(sim, obs["executors"], now)
-        floats[self._pools_and_system] = self._pools_and_system_values(sim, deciding, unshown)
+        self._update_executors(sim)
+        self._write_pools_and_system(sim, deciding, unshown)
+        context = self._context_rows.view
+        elapsed = now - self._executor_start.view
+        context[E_ELAPSED : self._pools_offset : NUM_EXECUTOR_FEATURES] = elapsed / (
+            elapsed + self._executor_scale.view
+        )
+        floats[self._context] = context
         return obs
 
     def _select_ready(self, sim: Simulator, deciding: tuple[bool, ...]) -> tuple[list[int], list[int]]:
@@ -179,12 +188,12 @@ class ObservationEncoder:
         queues = [sim.ready[p] for p in POOLS if deciding[p]]
         if not queues:
             return [], [0, 0]
-        heads = [key for queue in queues for key in queue.heads()]
         if len(queues) == 1:
             keys = queues[0].keys[:slots]
         else:
             keys = sorted(queues[0].keys[:slots] + queues[1].keys[:slots])[:slots]
         if len(keys) == slots:
+            heads = [key for queue in queues for key in queue.heads()]
             extras = [h for h in heads if h > keys[-1]]
             if extras:
                 head_set = set(heads)
@@ -286,8 +295,8 @@ class ObservationEncoder:
         masks[start : start + m] = self._ones[:m]
         return len(sources) - m
 
-    def _fill_executors(self, sim: Simulator, out: np.ndarray, now: float) -> None:
-        """Executor rows, updated where an executor started or finished a stage since last time."""
+    def _update_executors(self, sim: Simulator) -> None:
+        """Update the rows of the executors that started or finished a stage since last time."""
         runs = self._executor_runs
         offset = 0
         for pool in POOLS:
@@ -302,43 +311,36 @@ class ObservationEncoder:
                         self._set_busy(offset + executor, pool, ref)
                 runs[pool] = running.copy()
             offset += self.num_executors[pool]
-        executors = out.reshape(offset, NUM_EXECUTOR_FEATURES)
-        executors[:] = self._executors.view
-        elapsed = now - self._executor_start.view
-        executors[:, E_ELAPSED] = elapsed / (elapsed + self._executor_scale.view)
 
     def _set_idle(self, row: int, pool: int) -> None:
         o = row * NUM_EXECUTOR_FEATURES
-        self._executors.data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
+        self._context_rows.data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
         self._executor_start.data[row] = 0.0
         self._executor_scale.data[row] = math.inf
 
     def _set_busy(self, row: int, pool: int, ref: tuple[JobState, int]) -> None:
         job, stage = ref
         o = row * NUM_EXECUTOR_FEATURES
-        data = self._executors.data
+        data = self._context_rows.data
         data[o : o + NUM_EXECUTOR_FEATURES] = _BUSY[pool][app_class(job.spec.app)]
         estimate = job.spec.estimates[stage]
         data[o + E_ESTIMATE] = estimate / (estimate + self.stage_time_scale)
         self._executor_start.data[row] = job.since[stage]
         self._executor_scale.data[row] = self.stage_time_scale
 
-    def _pools_and_system_values(
-        self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]
-    ) -> list[float]:
-        values: list[float] = []
+    def _write_pools_and_system(self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]) -> None:
+        data, o, slots = self._context_rows.data, self._pools_offset, self.slots
         for pool in POOLS:
             n = self.num_executors[pool]
-            ready = len(sim.ready[pool])
-            values += (
-                len(sim.free[pool]) / n,
-                ready / (ready + n),
-                float(deciding[pool]),
-                unshown[pool] / (unshown[pool] + self.slots),
-            )
+            ready = len(sim.ready[pool].keys)
+            data[o] = len(sim.free[pool]) / n
+            data[o + 1] = ready / (ready + n)
+            data[o + 2] = float(deciding[pool])
+            data[o + 3] = unshown[pool] / (unshown[pool] + slots)
+            o += NUM_POOL_FEATURES
         jobs, hidden_jobs = len(sim.active), self.unshown_jobs
-        values += (jobs / (jobs + self.slots), hidden_jobs / (hidden_jobs + self.slots))
-        return values
+        data[o] = jobs / (jobs + slots)
+        data[o + 1] = hidden_jobs / (hidden_jobs + slots)
 
 
 def _executor_row(pool: int, app: int | None = None) -> array:
