@@ -248,18 +248,16 @@ class ObservationEncoder:
         table.update_new()
         key_array = np.fromiter(keys, np.int64, n)
         ranks = key_array >> STAGE_BITS
-        locations = table.locations.view.take(ranks, axis=0)
-        index = locations[:, 0] + key_array
+        index = table.stage_offsets.view.take(ranks) + key_array
         stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)
         table.stages.view.take(index, axis=0, out=stages[:n])
-        times = table.times.view.take(index, axis=0)
-        elapsed = now - times[:, :3]
-        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + times[:, 3:])
+        elapsed = now - table.origins.view.take(index, axis=0)
+        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
         start = self._masks.slices["stage_mask"].start
         masks[start : start + n] = self._ones[:n]
 
         jobs = obs["jobs"].reshape(self.slots, NUM_JOB_FEATURES)
-        table.job_features.view.take(locations[:, 1], axis=0, out=jobs[:n])
+        table.job_features.view.take(table.job_rows.view.take(ranks), axis=0, out=jobs[:n])
         jobs[:n, J_AGE] = stages[:n, S_TIMES]  # a job's age is the job_age feature of its stages
         # Slots are in FCFS order, so a job's shown stages are consecutive.
         first_slots = obs["stage_job"][:n]

@@ -156,11 +156,12 @@ class JobRows:
 class StageTable:
     """Feature rows of every job seen since the last :meth:`clear` that is still in the system.
 
-    ``times`` holds what a stage's time features (job age, waiting, elapsed) are computed
-    from: three origins, then three squashing scales; an infinite scale shows as 0 (waiting
-    while running, elapsed while waiting). ``locations`` maps a job's arrival rank to its
-    rows: ``(first stage row - (rank << STAGE_BITS), job row)``, so that the stage row of
-    key ``k`` is ``locations[k >> STAGE_BITS, 0] + k``.
+    ``origins`` and ``scales`` hold what a stage's time features (job age, waiting, elapsed)
+    are computed from: three origins and three squashing scales (separate, contiguous tables
+    for fast vectorized arithmetic); an infinite scale shows as 0 (waiting while running,
+    elapsed while waiting). Indexed by a job's arrival rank, ``stage_offsets`` holds its
+    first stage row minus ``rank << STAGE_BITS`` (so the stage row of key ``k`` is
+    ``stage_offsets[k >> STAGE_BITS] + k``) and ``job_rows`` its job row.
 
     A job row is computed by :meth:`update_new` once its job was added, and kept up to date
     by :meth:`stage_completed`, which must be told of every stage completion.
@@ -170,11 +171,13 @@ class StageTable:
         self.stage_time_scale = stage_time_scale
         self.job_time_scale = job_time_scale
         self.stages = Rows(NUM_STAGE_FEATURES, capacity)
-        self.times = Rows(6, capacity, "d")  # origins (arrival, since, since), then scales
+        self.origins = Rows(3, capacity, "d")  # arrival, since, since
+        self.scales = Rows(3, capacity, "d")
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
         self.job_features = Rows(NUM_JOB_FEATURES, capacity)
         self.entries: dict[int, JobRows] = {}  # by arrival rank
-        self.locations = Rows(2, capacity, "q")  # by arrival rank
+        self.stage_offsets = Rows(1, capacity, "q")  # by arrival rank
+        self.job_rows = Rows(1, capacity, "q")
         self._new: list[JobRows] = []  # entries whose sums are not computed yet
         self._free_job_rows: list[int] = []
         self._top = 0
@@ -226,12 +229,13 @@ class StageTable:
         data = self.stages.data
         data[o] = pending / (pending + 1.0)
         data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
-        o = 6 * row
-        times = self.times.data
-        times[o + 1] = times[o + 2] = job.since[stage]
+        o = 3 * row
+        origins = self.origins.data
+        origins[o + 1] = origins[o + 2] = job.since[stage]
         running = status == RUNNING
-        times[o + 4] = math.inf if running else self.job_time_scale
-        times[o + 5] = self.stage_time_scale if running else math.inf
+        scales = self.scales.data
+        scales[o + 1] = math.inf if running else self.job_time_scale
+        scales[o + 2] = self.stage_time_scale if running else math.inf
 
     def _compute_sums(self, entry: JobRows) -> None:
         job = entry.job
@@ -292,9 +296,13 @@ class StageTable:
             self._grow_jobs()
         entry = self.entries[job.rank] = JobRows(job, base, self._free_job_rows.pop())
         self._new.append(entry)
-        if job.rank >= len(self.locations):
-            self.locations.grow(2 ** math.ceil(math.log2(job.rank + 1)))
-        self.locations.view[job.rank] = (base - (job.rank << STAGE_BITS), entry.row)
+        rank = job.rank
+        if rank >= len(self.job_rows):
+            capacity = 2 ** math.ceil(math.log2(rank + 1))
+            self.stage_offsets.grow(capacity)
+            self.job_rows.grow(capacity)
+        self.stage_offsets.data[rank] = base - (rank << STAGE_BITS)
+        self.job_rows.data[rank] = entry.row
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
@@ -304,9 +312,8 @@ class StageTable:
         block[:, S_ESTIMATE] = estimates / (estimates + self.stage_time_scale)
         positions = np.arange(n, dtype=np.float64)
         block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
-        times = self.times.view[base : base + n]
-        times[:, 0] = spec.arrival
-        times[:, 3] = self.job_time_scale
+        self.origins.view[base : base + n, 0] = spec.arrival
+        self.scales.view[base : base + n, 0] = self.job_time_scale
         features = self.job_features.view[entry.row]
         features[:] = 0.0
         features[app_class(spec.app)] = 1.0
@@ -323,15 +330,17 @@ class StageTable:
         if 2 * (self._live_rows + needed) > capacity:
             capacity = 2 ** math.ceil(math.log2(2 * (self._live_rows + needed)))
             self.stages.grow(capacity)
-            self.times.grow(capacity)
+            self.origins.grow(capacity)
+            self.scales.grow(capacity)
             self._marks += [-1] * (capacity - len(self._marks))
         top = 0
         for entry in sorted(self.entries.values(), key=lambda e: e.base):
             n, base = entry.job.spec.num_stages, entry.base
             self.stages.view[top : top + n] = self.stages.view[base : base + n]
-            self.times.view[top : top + n] = self.times.view[base : base + n]
+            self.origins.view[top : top + n] = self.origins.view[base : base + n]
+            self.scales.view[top : top + n] = self.scales.view[base : base + n]
             self._marks[top : top + n] = self._marks[base : base + n]
             entry.base = top
-            self.locations.view[entry.job.rank, 0] = top - (entry.job.rank << STAGE_BITS)
+            self.stage_offsets.data[entry.job.rank] = top - (entry.job.rank << STAGE_BITS)
             top += n
         self._top = top
