@@ -327,18 +327,26 @@ class ObservationEncoder:
         self._executor_scale.data[row] = self.stage_time_scale
 
     def _write_pools_and_system(self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]) -> None:
-        data, o, slots = self._context_rows.data, self._pools_offset, self.slots
-        for pool in POOLS:
-            n = self.num_executors[pool]
-            ready = len(sim.ready[pool].keys)
-            data[o] = len(sim.free[pool]) / n
-            data[o + 1] = ready / (ready + n)
-            data[o + 2] = float(deciding[pool])
-            data[o + 3] = unshown[pool] / (unshown[pool] + slots)
-            o += NUM_POOL_FEATURES
+        slots = self.slots
+        n_regular, n_llm = self.num_executors
+        ready_regular, ready_llm = len(sim.ready[0].keys), len(sim.ready[1].keys)
         jobs, hidden_jobs = len(sim.active), self.unshown_jobs
-        data[o] = jobs / (jobs + slots)
-        data[o + 1] = hidden_jobs / (hidden_jobs + slots)
+        o = self._pools_offset
+        self._context_rows.data[o : o + 2 * NUM_POOL_FEATURES + len(SYSTEM_FEATURES)] = array(
+            "f",
+            (
+                len(sim.free[0]) / n_regular,
+                ready_regular / (ready_regular + n_regular),
+                deciding[0],
+                unshown[0] / (unshown[0] + slots),
+                len(sim.free[1]) / n_llm,
+                ready_llm / (ready_llm + n_llm),
+                deciding[1],
+                unshown[1] / (unshown[1] + slots),
+                jobs / (jobs + slots),
+                hidden_jobs / (hidden_jobs + slots),
+            ),
+        )
 
 
 def _executor_row(pool: int, app: int | None = None) -> array:
