@@ -31,7 +31,7 @@ from array import array
 import numpy as np
 from gymnasium import spaces
 
-from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, POOLS, READY, JobState, Simulator
+from llm_sched_env.core import BLOCKED, LLM, POOLS, READY, RUNNING, JobState, Simulator
 from llm_sched_env.envs.config import APP_CLASSES, NUM_POOLS, CompoundLLMConfig
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.stage_table import (
@@ -53,6 +53,10 @@ POOL_FEATURES = ("free", "ready", "deciding", "unshown_ready")
 NUM_POOL_FEATURES = len(POOL_FEATURES)
 
 SYSTEM_FEATURES = ("jobs_in_system", "unshown_jobs")
+
+
+# Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
+_LIVE = bytes(status in (BLOCKED, READY, RUNNING) for status in range(256))
 
 
 def observation_tables(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -223,18 +227,21 @@ class ObservationEncoder:
         record = self.table.record
         keys: list[int] = []
         for job in sim.active.values():
-            kinds = job.spec.kinds
+            kinds, statuses = job.spec.kinds, job.status
             rank_bits = job.rank << STAGE_BITS
-            for stage, status in enumerate(job.status):
-                if status in (HIDDEN, DONE) or (status == READY and deciding[kinds[stage]]):
-                    continue
-                record(job, stage, status)
-                key = rank_bits | stage
-                keys.append(key)
-                if status == BLOCKED:
-                    blocked.append((key, rank_bits, job.spec.parents[stage]))
-                if len(keys) == room:
-                    return keys
+            live = statuses.translate(_LIVE)
+            stage = live.find(1)
+            while stage >= 0:
+                status = statuses[stage]
+                if status != READY or not deciding[kinds[stage]]:
+                    record(job, stage, status)
+                    key = rank_bits | stage
+                    keys.append(key)
+                    if status == BLOCKED:
+                        blocked.append((key, rank_bits, job.spec.parents[stage]))
+                    if len(keys) == room:
+                        return keys
+                stage = live.find(1, stage + 1)
         return keys
 
     def _fill_stages_and_jobs(
