@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import torch as th
 
-from llm_sched_env.envs import EXECUTOR_FEATURES, JOB_FEATURES, POOL_FEATURES, STAGE_FEATURES, SYSTEM_FEATURES
+from llm_sched_env.envs import (
+    APP_CLASSES,
+    EXECUTOR_FEATURES,
+    POOL_FEATURES,
+    STAGE_FEATURES,
+    SYSTEM_FEATURES,
+)
 
 _BINARY = {"is_llm", "blocked", "ready", "running", "busy"}
 
@@ -22,14 +28,27 @@ def _continuous(names: tuple[str, ...]) -> list[int]:
     return [k for k, name in enumerate(names) if name not in _BINARY and not name.startswith("app_")]
 
 
-_STAGE_CONTINUOUS = _continuous(STAGE_FEATURES)
-_JOB_CONTINUOUS = _continuous(JOB_FEATURES)
+# A slot's input: the stage's own features and job summary, then a job view that repeats its
+# app and age (the layout the shipped models were trained on).
+_STAGE_VIEW = STAGE_FEATURES[: STAGE_FEATURES.index("job_remaining_work") + 1]
+_JOB_VIEW = (
+    *(f"app_{name}" for name in APP_CLASSES),
+    "job_age",
+    "job_remaining_regular_work",
+    "job_remaining_llm_work",
+    "job_live_stages",
+    "job_done_stages",
+    "job_llm_pace",
+)
+_JOB_COLUMNS = [STAGE_FEATURES.index(name) for name in _JOB_VIEW]
+_STAGE_CONTINUOUS = _continuous(_STAGE_VIEW)
+_JOB_CONTINUOUS = _continuous(_JOB_VIEW)
 _EXECUTOR_CONTINUOUS = _continuous(EXECUTOR_FEATURES)
 _LOG_ODDS_CLAMP = 1e-4  # log-odds are taken of features clamped to [1e-4, 1 - 1e-4]
 _LOG_ODDS_SCALE = 0.25  # brings log-odds (|x| <= 9.2) near unit scale
 
 # Widths of the tensors below.
-SLOT_INPUT_DIM = len(STAGE_FEATURES) + len(_STAGE_CONTINUOUS) + len(JOB_FEATURES) + len(_JOB_CONTINUOUS) + 1
+SLOT_INPUT_DIM = len(_STAGE_VIEW) + len(_STAGE_CONTINUOUS) + len(_JOB_VIEW) + len(_JOB_CONTINUOUS) + 1
 EXECUTOR_INPUT_DIM = len(EXECUTOR_FEATURES) + len(_EXECUTOR_CONTINUOUS)
 CONTEXT_INPUT_DIM = len(POOL_FEATURES) * 2 + len(SYSTEM_FEATURES)
 
@@ -59,11 +78,10 @@ class ObservationBatch:
         batch = obs["stage_mask"].shape[0]
         num_slots = obs["stage_mask"].shape[1]
         stages = obs["stages"].reshape(batch, num_slots, len(STAGE_FEATURES))
-        job_rows = obs["jobs"].reshape(batch, num_slots, len(JOB_FEATURES))  # each slot's job
         slots = th.cat(
             [
-                with_log_odds(stages, _STAGE_CONTINUOUS),
-                with_log_odds(job_rows, _JOB_CONTINUOUS),
+                with_log_odds(stages[..., : len(_STAGE_VIEW)], _STAGE_CONTINUOUS),
+                with_log_odds(stages[..., _JOB_COLUMNS], _JOB_CONTINUOUS),
                 obs["action_mask"].unsqueeze(-1),
             ],
             dim=-1,

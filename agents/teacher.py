@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from llm_sched_env.envs import JOB_FEATURES
+from llm_sched_env.envs import STAGE_FEATURES
 
-_REGULAR = JOB_FEATURES.index("remaining_regular_work")
-_LLM = JOB_FEATURES.index("remaining_llm_work")
-_PACE = JOB_FEATURES.index("llm_pace")
+_REGULAR = STAGE_FEATURES.index("job_remaining_regular_work")
+_LLM = STAGE_FEATURES.index("job_remaining_llm_work")
+_PACE = STAGE_FEATURES.index("job_llm_pace")
 
 
 def _unsquash(feature: np.ndarray) -> np.ndarray:
@@ -32,7 +32,7 @@ class PacedSRPT:
     def act_batch(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """The slot to start for each observation of a batch (arrays with a leading batch axis)."""
         mask = obs["action_mask"]
-        rows = obs["jobs"].reshape(*mask.shape, len(JOB_FEATURES))  # each slot's job
+        rows = obs["stages"].reshape(*mask.shape, len(STAGE_FEATURES))
         pace = _unsquash(rows[..., _PACE])
         # Work is shown as w / (w + scale): unsquashed it is w / scale, the same scale for both pools.
         work = _unsquash(rows[..., _REGULAR]) + pace * _unsquash(rows[..., _LLM])

@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 import llm_sched_env  # noqa: F401  (registers the environments)
-from llm_sched_env.envs import SMALL_VARIANT, CompoundLLMConfig, CompoundLLMEnv, observation_tables
+from llm_sched_env.envs import (
+    SMALL_VARIANT,
+    STAGE_FEATURES,
+    CompoundLLMConfig,
+    CompoundLLMEnv,
+    observation_tables,
+)
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
 TINY = {**SMALL_VARIANT, "num_jobs": 20}
@@ -289,7 +295,7 @@ def test_observation_tables_reshape_single_and_batched_observations() -> None:
     env = CompoundLLMEnv(**TINY)
     obs, _ = env.reset(seed=0)
     tables = observation_tables(obs)
-    assert tables["stages"].shape == (TINY["stage_slots"], 15)
+    assert tables["stages"].shape == (TINY["stage_slots"], len(STAGE_FEATURES))
     assert tables["edges"].shape == (2, env.config.edge_slots)
     batch = {key: np.stack([value, value]) for key, value in obs.items()}
     assert observation_tables(batch)["executors"].shape == (2, 4, 8)

@@ -8,13 +8,12 @@ from llm_sched_env.envs.observation import (
     SYSTEM_FEATURES,
     observation_tables,
 )
-from llm_sched_env.envs.stage_table import JOB_FEATURES, STAGE_FEATURES
+from llm_sched_env.envs.stage_table import STAGE_FEATURES
 
 __all__ = [
     "APP_CLASSES",
     "APP_NAMES",
     "EXECUTOR_FEATURES",
-    "JOB_FEATURES",
     "POOL_FEATURES",
     "SMALL_VARIANT",
     "STAGE_FEATURES",

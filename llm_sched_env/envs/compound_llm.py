@@ -46,18 +46,16 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     reshapes them). Every float is in [0, 1]: times ``t`` are shown as ``t / (t + scale)``.
     With ``S = stage_slots``, ``E = edge_slots``, ``X = num_regular + num_llm``:
 
-    * ``stages`` (``S * 15`` float32): per shown stage, ``STAGE_FEATURES``: kind, app
-      one-hot, estimate, position in its job, pending parents, status one-hot (blocked,
-      ready, running), its job's age, time waiting (blocked or ready), time running, and
-      the revealed remaining estimated work of its job.
+    * ``stages`` (``S * 20`` float32): per shown stage, ``STAGE_FEATURES``: its own (kind,
+      app one-hot, estimate, position in its job, pending parents, status one-hot (blocked,
+      ready, running)), its job's age, its time waiting (blocked or ready) and running, and
+      its job's revealed remaining estimated work (total, regular, LLM), revealed
+      unfinished and finished stage counts, and LLM pace (run time of its finished LLM
+      stages over their estimates, 1 before any; ``p`` shown as ``p / (p + 1)``).
     * ``stage_mask`` (``S`` int8): 1 where the slot holds a stage.
-    * ``jobs`` (``S * 10`` float32): per shown stage, its job's ``JOB_FEATURES``: app
-      one-hot, age, revealed remaining estimated work per pool, revealed unfinished and
-      finished stage counts, LLM pace (run time of its finished LLM stages over their
-      estimates, 1 before any; ``p`` shown as ``p / (p + 1)``). Stages of one job share it.
-    * ``stage_job`` (``S`` int32): the slot of the first shown stage of the stage's job, so
-      stages with equal ``stage_job`` belong to one job (shown stages of a job are
-      consecutive, as slots are in FCFS order).
+    * ``stage_job`` (``S`` int32): the slot of the first shown stage of the stage's job (0
+      for an empty slot), so stages with equal ``stage_job`` belong to one job (shown stages
+      of a job are consecutive, as slots are in FCFS order).
     * ``job_mask`` (``S`` int8): 1 on the first shown stage of each job (one per job).
     * ``edges`` (``2 * E`` int32): parent slots, then child slots, of the DAG edges among
       shown stages (reshaped to ``(2, E)`` it is a PyG ``edge_index``).

@@ -4,13 +4,13 @@ Every feature is a number in [0, 1]. Times ``t`` (seconds) and counts ``c`` are 
 ``t / (t + scale)``, which keeps the bounds exact and never overflows. The scales: a stage's
 estimate, its running time and an executor's running time use ``stage_time_scale``; the
 time a stage has been blocked or ready, a job's age and its remaining work use
-``job_time_scale``; pending parents use 1, a stage's position in its job 8 and a job's
-unfinished and finished stage counts 4; a pool's ready stages use its executor count, its unshown ready stages
-and the system's job counts use ``stage_slots``.
+``job_time_scale``; pending parents use 1, a stage's position in its job 8, a job's
+unfinished and finished stage counts 4, and its LLM pace 1; a pool's ready stages use its
+executor count, its unshown ready stages and the system's job counts use ``stage_slots``.
 
 Only what a real scheduler could know is read: revealed stages, their estimates, parents
-and statuses, the time each stage entered its status, and job arrival times. True
-durations and hidden stages are never read.
+and statuses, the time each stage entered its status, job arrival times, and how long
+finished stages ran. Durations of unfinished stages and hidden stages are never read.
 
 Slot rule (which stages are shown when more are revealed than ``stage_slots``):
     1. for each pool that needs a decision and each application class, its oldest (FCFS)
@@ -35,8 +35,6 @@ from llm_sched_env.core import BLOCKED, LLM, POOLS, READY, RUNNING, JobState, Si
 from llm_sched_env.envs.config import APP_CLASSES, NUM_POOLS, CompoundLLMConfig
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.stage_table import (
-    J_AGE,
-    NUM_JOB_FEATURES,
     NUM_STAGE_FEATURES,
     S_TIMES,
     STAGE_BITS,
@@ -66,7 +64,6 @@ def observation_tables(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """
     widths = {
         "stages": NUM_STAGE_FEATURES,
-        "jobs": NUM_JOB_FEATURES,
         "executors": NUM_EXECUTOR_FEATURES,
         "pools": NUM_POOL_FEATURES,
     }
@@ -90,7 +87,6 @@ class ObservationEncoder:
         self._floats = _Parts(
             np.float32,
             stages=s * NUM_STAGE_FEATURES,
-            jobs=s * NUM_JOB_FEATURES,
             executors=x * NUM_EXECUTOR_FEATURES,
             pools=NUM_POOLS * NUM_POOL_FEATURES,
             system=len(SYSTEM_FEATURES),
@@ -166,7 +162,7 @@ class ObservationEncoder:
         masks = bytearray(self._masks.total)
         self._masks.new(obs, masks)  # views of ``masks``: writing into it fills them
         now = sim.now
-        num_jobs = self._fill_stages_and_jobs(obs, masks, keys, now)
+        num_jobs = self._fill_stages(obs, masks, keys, now)
         start = self._masks.slices["action_mask"].start
         if ready_only:
             masks[start : start + len(keys)] = self._ones[: len(keys)]
@@ -244,10 +240,8 @@ class ObservationEncoder:
                 stage = live.find(1, stage + 1)
         return keys
 
-    def _fill_stages_and_jobs(
-        self, obs: dict[str, np.ndarray], masks: bytearray, keys: list[int], now: float
-    ) -> int:
-        """Stage rows, their jobs' rows and the masks; returns the number of jobs shown."""
+    def _fill_stages(self, obs: dict[str, np.ndarray], masks: bytearray, keys: list[int], now: float) -> int:
+        """Stage rows, their jobs and the masks; returns the number of jobs shown."""
         n = len(keys)
         if not n:
             return 0
@@ -263,9 +257,6 @@ class ObservationEncoder:
         start = self._masks.slices["stage_mask"].start
         masks[start : start + n] = self._ones[:n]
 
-        jobs = obs["jobs"].reshape(self.slots, NUM_JOB_FEATURES)
-        table.job_features.view.take(table.job_rows.view.take(ranks), axis=0, out=jobs[:n])
-        jobs[:n, J_AGE] = stages[:n, S_TIMES]  # a job's age is the job_age feature of its stages
         # Slots are in FCFS order, so a job's shown stages are consecutive.
         first_slots = obs["stage_job"][:n]
         first_slots[:] = ranks.searchsorted(ranks)

@@ -1,10 +1,11 @@
-"""Feature rows of the jobs in the system and of their stages, kept up to date incrementally.
+"""Feature rows of the stages of the jobs in the system, kept up to date incrementally.
 
-Each job gets a job row and a block of stage rows (one per stage) when it is first seen. A
-stage row holds the stage's step-invariant features (kind, app, estimate, position), its
-last recorded status and its job's remaining work; the time it entered its status is kept
-beside it, so an observation computes every time feature in one vectorized pass. Rows of
-hidden stages exist but are only read once their stage is revealed.
+Each job gets a block of stage rows (one per stage) when it is first seen. A stage row
+holds the stage's step-invariant features (kind, app, estimate, position), its last
+recorded status and its job's features (remaining work, stage counts, LLM pace); the time
+it entered its status is kept beside it, so an observation computes every time feature in
+one vectorized pass. Rows of hidden stages exist but are only read once their stage is
+revealed.
 
 Rows live in ``array.array`` buffers (cheap to write one value at a time from Python)
 with numpy views of the same memory (cheap to gather from).
@@ -30,7 +31,8 @@ COUNT_SCALE = 4.0  # stage counts c of a job are shown as c / (c + COUNT_SCALE)
 APP_CLASS = {name: k for k, name in enumerate(APP_NAMES)}
 OTHER_APP = len(APP_NAMES)
 
-# Stage feature columns (see CompoundLLMEnv's docstring for their meaning).
+# Stage feature columns (see CompoundLLMEnv's docstring for their meaning): the stage's own,
+# then its job's.
 STAGE_FEATURES = (
     "is_llm",
     *(f"app_{name}" for name in APP_CLASSES),
@@ -44,6 +46,11 @@ STAGE_FEATURES = (
     "waiting",
     "elapsed",
     "job_remaining_work",
+    "job_remaining_regular_work",
+    "job_remaining_llm_work",
+    "job_live_stages",
+    "job_done_stages",
+    "job_llm_pace",
 )
 S_APP = 1
 S_ESTIMATE = S_APP + len(APP_CLASSES)
@@ -52,21 +59,8 @@ S_PENDING = S_POSITION + 1
 S_STATUS = S_PENDING + 1  # blocked, ready, running one-hot
 S_READY = S_STATUS + 1
 S_TIMES = S_STATUS + 3  # job_age, waiting, elapsed
-S_WORK = S_TIMES + 3
+S_JOB = S_TIMES + 3  # the job's remaining work (total, regular, LLM), stage counts, LLM pace
 NUM_STAGE_FEATURES = len(STAGE_FEATURES)
-
-# Job feature columns, for the jobs of the shown stages.
-JOB_FEATURES = (
-    *(f"app_{name}" for name in APP_CLASSES),
-    "age",
-    "remaining_regular_work",
-    "remaining_llm_work",
-    "live_stages",
-    "done_stages",
-    "llm_pace",
-)
-J_AGE = len(APP_CLASSES)
-NUM_JOB_FEATURES = len(JOB_FEATURES)
 
 _STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
 
@@ -114,7 +108,7 @@ def exact_units(values: Sequence[float]) -> tuple[tuple[int, ...], int]:
 
 
 class JobRows:
-    """Where a job's rows are (its first stage row and its job row), and the sums its job row shows.
+    """Where a job's stage rows are (its first stage row), and the sums its job features show.
 
     The sums (revealed unfinished work per pool; run time and estimates of finished LLM
     stages) are kept as exact integers in the unit of :func:`exact_units`, so that updating
@@ -129,16 +123,14 @@ class JobRows:
         "job",
         "live",
         "ready",
-        "row",
         "took",
         "unit",
         "work",
     )
 
-    def __init__(self, job: JobState, base: int, row: int) -> None:
+    def __init__(self, job: JobState, base: int) -> None:
         self.job = job
         self.base = base
-        self.row = row
         self.ready = False  # the sums are computed when the job's state is next consistent
         spec = job.spec
         n = spec.num_stages
@@ -160,11 +152,11 @@ class StageTable:
     are computed from: three origins and three squashing scales (separate, contiguous tables
     for fast vectorized arithmetic); an infinite scale shows as 0 (waiting while running,
     elapsed while waiting). Indexed by a job's arrival rank, ``stage_offsets`` holds its
-    first stage row minus ``rank << STAGE_BITS`` (so the stage row of key ``k`` is
-    ``stage_offsets[k >> STAGE_BITS] + k``) and ``job_rows`` its job row.
+    first stage row minus ``rank << STAGE_BITS``, so the stage row of key ``k`` is
+    ``stage_offsets[k >> STAGE_BITS] + k``.
 
-    A job row is computed by :meth:`update_new` once its job was added, and kept up to date
-    by :meth:`stage_completed`, which must be told of every stage completion.
+    A job's features are computed by :meth:`update_new` once its job was added, and kept up
+    to date by :meth:`stage_completed`, which must be told of every stage completion.
     """
 
     def __init__(self, stage_time_scale: float, job_time_scale: float, capacity: int = 1024) -> None:
@@ -174,24 +166,20 @@ class StageTable:
         self.origins = Rows(3, capacity, "d")  # arrival, since, since
         self.scales = Rows(3, capacity, "d")
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
-        self.job_features = Rows(NUM_JOB_FEATURES, capacity)
         self.entries: dict[int, JobRows] = {}  # by arrival rank
         self.stage_offsets = Rows(1, capacity, "q")  # by arrival rank
-        self.job_rows = Rows(1, capacity, "q")
         self._new: list[JobRows] = []  # entries whose sums are not computed yet
-        self._free_job_rows: list[int] = []
         self._top = 0
         self._live_rows = 0
         self.clear()
 
     def clear(self) -> None:
         self.entries.clear()
-        self._free_job_rows = list(range(len(self.job_features) - 1, -1, -1))
         self._top = self._live_rows = 0
         self._new.clear()
 
     def stage_completed(self, job: JobState, stage: int) -> None:
-        """Update the job row of ``job`` after its ``stage`` finished (and revealed its stages)."""
+        """Update the job features of ``job`` after its ``stage`` finished (and revealed stages)."""
         entry = self.entries.get(job.rank)
         if entry is None or not entry.ready or not job.remaining:
             return
@@ -205,15 +193,15 @@ class StageTable:
         if kinds[stage] == LLM:
             entry.took += entry.durations[stage]
             entry.expected += estimates[stage]
-        self._write_job_row(entry)
+        self._write_job_features(entry)
 
     def update_new(self) -> None:
-        """Compute the job rows of the jobs added since the last call."""
+        """Compute the job features of the jobs added since the last call."""
         entries = self.entries
         for entry in self._new:
             if entries.get(entry.job.rank) is entry:
                 self._compute_sums(entry)
-                self._write_job_row(entry)
+                self._write_job_features(entry)
         self._new.clear()
 
     def record(self, job: JobState, stage: int, status: int) -> None:
@@ -254,8 +242,8 @@ class StageTable:
         entry.work, entry.live, entry.took, entry.expected = work, live, took, expected
         entry.ready = True
 
-    def _write_job_row(self, entry: JobRows) -> None:
-        """The job row and the job's remaining work in its stage rows, from the sums."""
+    def _write_job_features(self, entry: JobRows) -> None:
+        """The job features in the job's stage rows, from the sums."""
         job, unit = entry.job, entry.unit
         regular_work, llm_work = entry.work
         total = (regular_work + llm_work) / unit
@@ -266,21 +254,20 @@ class StageTable:
         pace = entry.took / entry.expected if entry.expected else 1.0
         live, done = entry.live, job.spec.num_stages - job.remaining
         scale = self.job_time_scale
-        data = self.job_features.data
-        o = entry.row * NUM_JOB_FEATURES + J_AGE + 1
-        data[o] = regular_work / (regular_work + scale)
-        data[o + 1] = llm_work / (llm_work + scale)
-        data[o + 2] = live / (live + COUNT_SCALE)
-        data[o + 3] = done / (done + COUNT_SCALE)
-        data[o + 4] = pace / (pace + 1.0)
         base = entry.base
-        self.stages.view[base : base + job.spec.num_stages, S_WORK] = total / (total + scale)
+        self.stages.view[base : base + job.spec.num_stages, S_JOB : S_JOB + 6] = (
+            total / (total + scale),
+            regular_work / (regular_work + scale),
+            llm_work / (llm_work + scale),
+            live / (live + COUNT_SCALE),
+            done / (done + COUNT_SCALE),
+            pace / (pace + 1.0),
+        )
 
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
         entry = self.entries.pop(job.rank, None)
         if entry is not None:
-            self._free_job_rows.append(entry.row)
             self._live_rows -= job.spec.num_stages
 
     # ------------------------------------------------------------------ internals
@@ -292,17 +279,12 @@ class StageTable:
         base = self._top
         self._top += n
         self._live_rows += n
-        if not self._free_job_rows:
-            self._grow_jobs()
-        entry = self.entries[job.rank] = JobRows(job, base, self._free_job_rows.pop())
+        entry = self.entries[job.rank] = JobRows(job, base)
         self._new.append(entry)
         rank = job.rank
-        if rank >= len(self.job_rows):
-            capacity = 2 ** math.ceil(math.log2(rank + 1))
-            self.stage_offsets.grow(capacity)
-            self.job_rows.grow(capacity)
+        if rank >= len(self.stage_offsets):
+            self.stage_offsets.grow(2 ** math.ceil(math.log2(rank + 1)))
         self.stage_offsets.data[rank] = base - (rank << STAGE_BITS)
-        self.job_rows.data[rank] = entry.row
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
@@ -314,15 +296,7 @@ class StageTable:
         block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
         self.origins.view[base : base + n, 0] = spec.arrival
         self.scales.view[base : base + n, 0] = self.job_time_scale
-        features = self.job_features.view[entry.row]
-        features[:] = 0.0
-        features[app_class(spec.app)] = 1.0
         return entry
-
-    def _grow_jobs(self) -> None:
-        old = len(self.job_features)
-        self.job_features.grow(2 * old)
-        self._free_job_rows = list(range(2 * old - 1, old - 1, -1))
 
     def _compact(self, needed: int) -> None:
         """Move live stage blocks to the front, growing the rows if they would stay over half full."""
