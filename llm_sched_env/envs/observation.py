@@ -185,32 +185,22 @@ class ObservationEncoder:
     def _select_ready(self, sim: Simulator, deciding: tuple[bool, ...]) -> tuple[list[int], list[int]]:
         """Slot rules 1 and 2: keys of the ready stages shown, and how many each pool leaves out."""
         slots = self.slots
-        queues = [sim.ready[p] for p in POOLS if deciding[p]]
-        if not queues:
-            return [], [0, 0]
-        if len(queues) == 1:
-            keys = queues[0].keys[:slots]
-        else:
-            keys = sorted(queues[0].keys[:slots] + queues[1].keys[:slots])[:slots]
-        if len(keys) == slots:
-            heads = [key for queue in queues for key in queue.heads()]
-            extras = [h for h in heads if h > keys[-1]]
-            if extras:
-                head_set = set(heads)
-                drop = len(extras)
-                for i in range(slots - 1, -1, -1):
-                    if keys[i] not in head_set:
-                        del keys[i]
-                        drop -= 1
-                        if not drop:
-                            break
-                keys += sorted(extras)
-        if len(queues) == 1:
-            left_out = len(queues[0]) - len(keys)
+        regular, llm = sim.ready
+        if deciding[0] and deciding[1]:
+            keys = sorted(regular.keys[:slots] + llm.keys[:slots])[:slots]
+            if len(keys) == slots:
+                keys = _with_heads(keys, regular, llm)
+            regular_items = regular.items
+            shown_regular = sum(1 for key in keys if key in regular_items)
+            return keys, [len(regular.keys) - shown_regular, len(llm.keys) - (len(keys) - shown_regular)]
+        if deciding[0] or deciding[1]:
+            queue = llm if deciding[LLM] else regular
+            keys = queue.keys[:slots]
+            if len(keys) == slots:
+                keys = _with_heads(keys, queue)
+            left_out = len(queue.keys) - len(keys)
             return keys, [0, left_out] if deciding[LLM] else [left_out, 0]
-        regular_items = queues[0].items
-        shown_regular = sum(1 for key in keys if key in regular_items)
-        return keys, [len(queues[0]) - shown_regular, len(queues[1]) - (len(keys) - shown_regular)]
+        return [], [0, 0]
 
     def _select_others(
         self,
@@ -345,6 +335,29 @@ class ObservationEncoder:
                 hidden_jobs / (hidden_jobs + slots),
             ),
         )
+
+
+def _with_heads(keys: list[int], *queues: FcfsReadyQueue) -> list[int]:
+    """``keys`` (a full set of slots, sorted) with the queues' oldest stage of every app class.
+
+    Slot rule 1: the newest shown stages that are no class's oldest make room for the
+    oldest stages of the classes that ``keys`` misses.
+    """
+    last = keys[-1]
+    extras = [
+        by_class[0] for queue in queues for by_class in queue.by_class if by_class and by_class[0] > last
+    ]
+    if not extras:
+        return keys
+    heads = {by_class[0] for queue in queues for by_class in queue.by_class if by_class}
+    drop = len(extras)
+    for i in range(len(keys) - 1, -1, -1):
+        if keys[i] not in heads:
+            del keys[i]
+            drop -= 1
+            if not drop:
+                break
+    return keys + sorted(extras)
 
 
 def _executor_row(pool: int, app: int | None = None) -> array:

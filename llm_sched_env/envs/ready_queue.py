@@ -61,7 +61,3 @@ class FcfsReadyQueue:
         job, stage = self.items.pop(key)
         _delete(self.by_class[app_class(job.spec.app)], key)
         return job, stage
-
-    def heads(self) -> list[int]:
-        """The key of the oldest ready stage of each application class that has one."""
-        return [keys[0] for keys in self.by_class if keys]
