@@ -6,7 +6,7 @@ import pytest
 from conftest import make_job
 from llm_sched_env.baselines import FCFS, PSTCS, RS
 
-from llm_sched_env.core import Simulator
+from llm_sched_env.core import BLOCKED, DONE, HIDDEN, Simulator
 
 
 def reveal_scenario() -> list:
@@ -119,3 +119,33 @@ def test_random_scheduling_is_seeded() -> None:
     c = Simulator(jobs, 1, 1, RS(8)).run().jct_by_job()
     assert a == b
     assert a != c
+
+
+def test_stage_and_job_completion_callbacks() -> None:
+    # Each stage completion is reported once, after its revealed stages appear, and a job's
+    # last stage before the job itself; the callbacks do not change the schedule.
+    events = []
+
+    def on_stage(job, stage):
+        events.append(("stage", job.job_id, stage, job.status[stage], bytes(job.status)))
+
+    def on_job(job, now):
+        events.append(("job", job.job_id, now))
+
+    results = Simulator(reveal_scenario(), 1, 1, FCFS(), on_stage_complete=on_stage, on_complete=on_job).run()
+    assert results.jct_by_job() == {0: 3.0, 1: 6.5, 2: 3.0}
+    assert [e[:3] for e in events] == [
+        ("stage", 0, 0),
+        ("stage", 0, 1),
+        ("job", 0, 3.0),
+        ("stage", 1, 0),
+        ("stage", 2, 0),
+        ("job", 2, 4.0),
+        ("stage", 1, 1),
+        ("stage", 1, 2),
+        ("job", 1, 7.0),
+    ]
+    assert all(e[3] == DONE for e in events if e[0] == "stage")
+    # When job 1's stage 0 finishes, its revealed stages 1 (running or ready) and 2 (blocked) are visible.
+    first_of_job1 = next(e for e in events if e[:3] == ("stage", 1, 0))
+    assert first_of_job1[4][1] != HIDDEN and first_of_job1[4][2] == BLOCKED

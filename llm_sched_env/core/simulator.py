@@ -48,6 +48,9 @@ class Simulator:
 
     ``jobs`` may be any iterable, including a lazy generator: jobs are pulled as they
     arrive and released when they finish, so memory stays flat over long runs.
+
+    ``on_stage_complete(job, stage)`` is called after each stage finishes and the stages it
+    unblocks or reveals are in place; ``on_complete(job, now)`` after a job's last stage.
     """
 
     def __init__(
