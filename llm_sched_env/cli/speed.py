@@ -41,22 +41,26 @@ def core_figures(repeats: int) -> dict[str, float]:
     }
 
 
-def masked_random_episode(env: CompoundLLMEnv, seed: int, on_step: Callable[[], object] | None = None) -> int:
-    """Run one episode of uniformly random valid actions; returns its number of steps.
+def masked_random_episode(
+    env: CompoundLLMEnv, seed: int, on_step: Callable[[], object] | None = None
+) -> tuple[int, float]:
+    """Run one episode of uniformly random valid actions; returns its steps and their seconds.
 
-    The uniform draws are made up front, so that the loop times the environment, not the
-    policy. ``on_step`` is called before each step.
+    The seconds count the steps only, not the reset (which draws the workload). The uniform
+    draws are made up front, so that the loop times the environment, not the policy.
+    ``on_step`` is called before each step.
     """
     draws = np.random.default_rng(seed).random(1 << 16).tolist()
     obs, _ = env.reset(seed=seed)
     steps, terminated = 0, False
+    start = time.perf_counter()
     while not terminated:
         if on_step is not None:
             on_step()
         valid = obs["action_mask"].nonzero()[0]
         obs, _, terminated, _, _ = env.step(valid[int(draws[steps % len(draws)] * len(valid))])
         steps += 1
-    return steps
+    return steps, time.perf_counter() - start
 
 
 def env_figures(repeats: int) -> dict[str, float]:
@@ -68,9 +72,8 @@ def env_figures(repeats: int) -> dict[str, float]:
     from llm_sched_env.envs import SMALL_VARIANT, CompoundLLMEnv
 
     def steps_per_second(env: CompoundLLMEnv, seed: int) -> float:
-        start = time.perf_counter()
-        steps = masked_random_episode(env, seed)
-        return steps / (time.perf_counter() - start)
+        steps, seconds = masked_random_episode(env, seed)
+        return steps / seconds
 
     figures = {}
     for name, env in (
@@ -89,7 +92,7 @@ def env_figures(repeats: int) -> dict[str, float]:
         env.observe()
         encode_seconds += time.perf_counter() - start
 
-    steps = masked_random_episode(env, 0, on_step=time_observe)
+    steps, _ = masked_random_episode(env, 0, on_step=time_observe)
     figures["obs_encode_us"] = 1e6 * encode_seconds / steps
     return figures
 
