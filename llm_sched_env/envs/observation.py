@@ -105,9 +105,9 @@ class ObservationEncoder:
                 **{key: spaces.MultiBinary(n) for key, n in self._masks.sizes.items()},
             }
         )
-        # Per executor (regular ones first): its row without the elapsed time, what it runs,
-        # since when, and the squashing scale of its elapsed time (infinite when idle); then
-        # the pool and system rows.
+        # The executor rows (regular ones first, without the elapsed time), then the pool and
+        # system rows; per executor, what it runs, since when, and the squashing scale of its
+        # elapsed time (infinite when idle).
         self._executor_pool = [0] * config.num_regular + [1] * config.num_llm
         self._context_rows = Rows(1, self._context.stop - self._context.start)
         self._pools_offset = x * NUM_EXECUTOR_FEATURES
@@ -145,7 +145,8 @@ class ObservationEncoder:
             bool(free[0]) and len(ready[0].keys) > len(free[0]),
             bool(free[1]) and len(ready[1].keys) > len(free[1]),
         )
-        keys, unshown = ready_keys, unshown = self._select_ready(sim, deciding)
+        ready_keys, unshown = self._select_ready(sim, deciding)
+        keys = ready_keys
         self.hidden_ready = unshown[0] + unshown[1]
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
         ready_only = True  # every shown stage is a ready stage of a deciding pool (a valid action)

@@ -107,7 +107,7 @@ def exact_units(values: Sequence[float]) -> tuple[tuple[int, ...], int]:
     return tuple(num << (shift + 1 - den.bit_length()) for num, den in ratios), 1 << shift
 
 
-class JobRows:
+class JobEntry:
     """Where a job's stage rows are (its first stage row), and the sums its job features show.
 
     The sums (revealed unfinished work per pool; run time and estimates of finished LLM
@@ -166,9 +166,9 @@ class StageTable:
         self.origins = Rows(3, capacity, "d")  # arrival, since, since
         self.scales = Rows(3, capacity, "d")
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
-        self.entries: dict[int, JobRows] = {}  # by arrival rank
+        self.entries: dict[int, JobEntry] = {}  # by arrival rank
         self.stage_offsets = Rows(1, capacity, "q")  # by arrival rank
-        self._new: list[JobRows] = []  # entries whose sums are not computed yet
+        self._new: list[JobEntry] = []  # entries whose sums are not computed yet
         self._top = 0
         self._live_rows = 0
         self.clear()
@@ -225,7 +225,7 @@ class StageTable:
         scales[o + 1] = math.inf if running else self.job_time_scale
         scales[o + 2] = self.stage_time_scale if running else math.inf
 
-    def _compute_sums(self, entry: JobRows) -> None:
+    def _compute_sums(self, entry: JobEntry) -> None:
         job = entry.job
         kinds = job.spec.kinds
         work = [0, 0]
@@ -242,7 +242,7 @@ class StageTable:
         entry.work, entry.live, entry.took, entry.expected = work, live, took, expected
         entry.ready = True
 
-    def _write_job_features(self, entry: JobRows) -> None:
+    def _write_job_features(self, entry: JobEntry) -> None:
         """The job features in the job's stage rows, from the sums."""
         job, unit = entry.job, entry.unit
         regular_work, llm_work = entry.work
@@ -271,7 +271,7 @@ class StageTable:
             self._live_rows -= job.spec.num_stages
 
     # ------------------------------------------------------------------ internals
-    def _add(self, job: JobState) -> JobRows:
+    def _add(self, job: JobState) -> JobEntry:
         spec = job.spec
         n = spec.num_stages
         if self._top + n > len(self.stages):
@@ -279,7 +279,7 @@ class StageTable:
         base = self._top
         self._top += n
         self._live_rows += n
-        entry = self.entries[job.rank] = JobRows(job, base)
+        entry = self.entries[job.rank] = JobEntry(job, base)
         self._new.append(entry)
         rank = job.rank
         if rank >= len(self.stage_offsets):
