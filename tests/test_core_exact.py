@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 from conftest import make_job
 from llm_sched_env.baselines import FCFS, PSTCS, RS
 
-from llm_sched_env.core import BLOCKED, DONE, HIDDEN, Simulator
+from llm_sched_env.core import BLOCKED, DONE, HIDDEN, JobState, Simulator
 
 
 def reveal_scenario() -> list:
@@ -149,3 +152,13 @@ def test_stage_and_job_completion_callbacks() -> None:
     # When job 1's stage 0 finishes, its revealed stages 1 (running or ready) and 2 (blocked) are visible.
     first_of_job1 = next(e for e in events if e[:3] == ("stage", 1, 0))
     assert first_of_job1[4][1] != HIDDEN and first_of_job1[4][2] == BLOCKED
+
+
+def test_priority_queue_survives_pickle_and_deepcopy() -> None:
+    queue = PSTCS().new_queue()
+    jobs = [JobState(spec, rank, 0.0) for rank, spec in enumerate(reveal_scenario())]
+    for job in jobs:
+        queue.push(job, 0)
+    for clone in (pickle.loads(pickle.dumps(queue)), copy.deepcopy(queue)):
+        assert [(job.job_id, stage) for job, stage in clone] == [(j.job_id, 0) for j in jobs]
+        assert [clone.pop()[0].job_id for _ in jobs] == [2, 1, 0]  # task automation first

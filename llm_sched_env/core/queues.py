@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, SupportsIndex
 
 import numpy as np
 
@@ -68,6 +68,11 @@ class PriorityQueue(list):
 
     def __iter__(self) -> Iterator[StageRef]:
         return ((job, stage) for _, _, job, stage in sorted(super().__iter__(), key=lambda e: e[1]))
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple:
+        # Pickle and copy the heap entries, which ``__iter__`` does not yield.
+        state = (None, {"_key": self._key, "_seq": self._seq})
+        return type(self), (self._key,), state, list.__iter__(self)
 
     def push(self, job: JobState, stage: int) -> None:
         self._seq += 1
