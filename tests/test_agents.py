@@ -26,6 +26,7 @@ from llm_sched_env.cli import main
 from llm_sched_env.core import LLM, JobSpec
 from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
 from llm_sched_env.experiments.policies import get_policy
+from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
 
 def _single_stage_job(k: int) -> JobSpec:
@@ -139,6 +140,11 @@ def test_evaluate_prints_and_writes_table1_rows(trained: Path, tmp_path: Path) -
         assert row["seeds"] == 2 and row["mean_jct"] > 0 and row["ci95"] is not None
     agent_row = rows[3]
     assert set(agent_row["reduction_vs"]) == {"FCFS", "RS", "PS-TCS"}
+    assert {row["arrival_rate"] for row in rows} == {DEFAULT_ARRIVAL_RATE}
+    slower = tmp_path / "slower.json"
+    argv = ["evaluate", "--model", model, "--seeds", "1", "--jobs", "8", "--arrival-rate", "0.2,0.3"]
+    assert main([*argv, "--json", str(slower), "--workers", "1", "--no-progress"]) == 0
+    assert {row["arrival_rate"] for row in json.loads(slower.read_text())["rows"]} == {0.2, 0.3}
 
 
 def test_agent_keys_pin_the_model_file(trained: Path, tmp_path: Path) -> None:

@@ -29,6 +29,14 @@ from llm_sched_env.experiments.report import format_table, rows_document, write_
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
 
+def add_arrival_rate_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--arrival-rate",
+        default=str(DEFAULT_ARRIVAL_RATE),
+        help=f"comma list of Poisson arrival rates, jobs/s (default: calibrated {DEFAULT_ARRIVAL_RATE})",
+    )
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options of every grid command: outputs, the resumable results file and workers."""
     p.add_argument("--json", metavar="PATH", help='write {"rows": [...]} here')
@@ -60,11 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
     p.add_argument("--jobs", default="500", help="comma list of job counts")
-    p.add_argument(
-        "--arrival-rate",
-        default=str(DEFAULT_ARRIVAL_RATE),
-        help=f"comma list of Poisson arrival rates, jobs/s (default: calibrated {DEFAULT_ARRIVAL_RATE})",
-    )
+    add_arrival_rate_option(p)
     p.add_argument(
         "--mix",
         action="append",

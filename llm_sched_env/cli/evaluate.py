@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from llm_sched_env.agents.seeds import VALIDATION_SEED_START
-from llm_sched_env.cli.bench import _setting, _split, add_run_options, execute
+from llm_sched_env.cli.bench import _setting, _split, add_arrival_rate_option, add_run_options, execute
 from llm_sched_env.experiments import Grid, get_policy
 from llm_sched_env.experiments.paper import PAPER_NUM_JOBS
 
@@ -26,6 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--settings", default="10x10", help="comma list of RxL settings; default 10x10")
     p.add_argument("--jobs", type=int, default=PAPER_NUM_JOBS, help="jobs per episode; default 500")
     p.add_argument("--baselines", default="fcfs,rs,ps-tcs", help="comma list of policies to compare with")
+    add_arrival_rate_option(p)
     add_run_options(p)
     p.set_defaults(func=run)
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         settings=_split("--settings", args.settings, _setting),
         seeds=tuple(range(args.seeds)),
         num_jobs=(args.jobs,),
+        arrival_rates=_split("--arrival-rate", args.arrival_rate, float),
     )
     return execute(
         grid.cells(),
