@@ -6,9 +6,13 @@ incremental encoder cannot drift from what it claims to show.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from conftest import make_job
+from hypothesis import given
+from hypothesis import strategies as st
 from llm_sched_env.baselines import FCFS, PSTCS, ObsFCFS, ObsPSTCS, ObsRS, run_episode
 
 from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, READY, RUNNING, JobSpec, Simulator
@@ -20,6 +24,7 @@ from llm_sched_env.envs import (
     CompoundLLMEnv,
     observation_tables,
 )
+from llm_sched_env.envs.stage_table import exact_units
 from llm_sched_env.workloads import PoissonArrivals, Workload
 
 
@@ -312,3 +317,13 @@ def test_user_apps_fall_in_the_other_class_and_rank_last_under_ps_tcs() -> None:
         assert run_episode(CompoundLLMEnv(config=config), through_obs).jct_by_job() == expected
     obs, _ = CompoundLLMEnv(config=config).reset()
     assert observation_tables(obs)["stages"][0, STAGE_FEATURES.index("app_other")] == 1.0
+
+
+@given(st.lists(st.floats(min_value=5e-324, max_value=1e300), min_size=1, max_size=40))
+def test_job_sums_are_exact_then_rounded_once(values: list[float]) -> None:
+    # Job features keep sums as integers in a common unit: any order of updates gives the
+    # correctly rounded sum (math.fsum), and each value is represented exactly.
+    ints, unit = exact_units(values)
+    assert [k / unit for k in ints] == values
+    assert sum(ints) / unit == math.fsum(values)
+    assert (sum(ints) - ints[0]) / unit == math.fsum(values[1:])
