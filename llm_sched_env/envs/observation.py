@@ -164,13 +164,13 @@ class ObservationEncoder:
         self._masks.new(obs, masks)  # views of ``masks``: writing into it fills them
         now = sim.now
         num_jobs = self._fill_stages(obs, masks, keys, now)
-        start = self._masks.slices["action_mask"].start
         if ready_only:
-            masks[start : start + len(keys)] = self._ones[: len(keys)]
+            valid = self._ones[: len(keys)]
         else:
             actionable = set(ready_keys)
-            masks[start : start + len(keys)] = bytes([key in actionable for key in keys])
-        self.action_mask = bytes(masks[start : start + self.slots])
+            valid = bytes([key in actionable for key in keys])
+        self.action_mask = valid + bytes(self.slots - len(keys))
+        self._masks.write(masks, "action_mask", valid)
         self.unshown_jobs = len(sim.active) - num_jobs
         self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
         self._update_executors(sim)
@@ -245,15 +245,13 @@ class ObservationEncoder:
         table.stages.view.take(index, axis=0, out=stages[:n])
         elapsed = now - table.origins.view.take(index, axis=0)
         stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
-        start = self._masks.slices["stage_mask"].start
-        masks[start : start + n] = self._ones[:n]
+        self._masks.write(masks, "stage_mask", self._ones[:n])
 
         # Slots are in FCFS order, so a job's shown stages are consecutive.
         first_slots = obs["stage_job"][:n]
         first_slots[:] = ranks.searchsorted(ranks)
         job_mask = (first_slots == self._slot_index[:n]).tobytes()
-        start = self._masks.slices["job_mask"].start
-        masks[start : start + n] = job_mask
+        self._masks.write(masks, "job_mask", job_mask)
         return job_mask.count(1)
 
     def _fill_edges(
@@ -278,8 +276,7 @@ class ObservationEncoder:
         edges = obs["edges"]
         edges[:m] = sources[:m]
         edges[e : e + m] = targets[:m]
-        start = self._masks.slices["edge_mask"].start
-        masks[start : start + m] = self._ones[:m]
+        self._masks.write(masks, "edge_mask", self._ones[:m])
         return len(sources) - m
 
     def _update_executors(self, sim: Simulator) -> None:
@@ -320,8 +317,7 @@ class ObservationEncoder:
         n_regular, n_llm = self.num_executors
         ready_regular, ready_llm = len(sim.ready[0].keys), len(sim.ready[1].keys)
         jobs, hidden_jobs = len(sim.active), self.unshown_jobs
-        o = self._pools_offset
-        self._context_rows.data[o : o + 2 * NUM_POOL_FEATURES + len(SYSTEM_FEATURES)] = array(
+        self._context_rows.data[self._pools_offset :] = array(
             "f",
             (
                 len(sim.free[0]) / n_regular,
@@ -392,3 +388,8 @@ class _Parts:
         for key, part in self.slices.items():
             views[key] = array[part]
         return array
+
+    def write(self, data: bytearray, key: str, values: bytes) -> None:
+        """Write ``values`` at the start of part ``key`` of ``data`` (a byte per item)."""
+        start = self.slices[key].start
+        data[start : start + len(values)] = values

@@ -255,7 +255,7 @@ class StageTable:
         live, done = entry.live, job.spec.num_stages - job.remaining
         scale = self.job_time_scale
         base = entry.base
-        self.stages.view[base : base + job.spec.num_stages, S_JOB : S_JOB + 6] = (
+        self.stages.view[base : base + job.spec.num_stages, S_JOB:] = (
             total / (total + scale),
             regular_work / (regular_work + scale),
             llm_work / (llm_work + scale),
@@ -281,10 +281,9 @@ class StageTable:
         self._live_rows += n
         entry = self.entries[job.rank] = JobEntry(job, base)
         self._new.append(entry)
-        rank = job.rank
-        if rank >= len(self.stage_offsets):
-            self.stage_offsets.grow(2 ** math.ceil(math.log2(rank + 1)))
-        self.stage_offsets.data[rank] = base - (rank << STAGE_BITS)
+        if job.rank >= len(self.stage_offsets):
+            self.stage_offsets.grow(2 ** math.ceil(math.log2(job.rank + 1)))
+        self._place(entry, base)
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
@@ -297,6 +296,11 @@ class StageTable:
         self.origins.view[base : base + n, 0] = spec.arrival
         self.scales.view[base : base + n, 0] = self.job_time_scale
         return entry
+
+    def _place(self, entry: JobEntry, base: int) -> None:
+        """Make ``base`` the first stage row of ``entry``'s job."""
+        entry.base = base
+        self.stage_offsets.data[entry.job.rank] = base - (entry.job.rank << STAGE_BITS)
 
     def _compact(self, needed: int) -> None:
         """Move live stage blocks to the front, growing the rows if they would stay over half full."""
@@ -314,7 +318,6 @@ class StageTable:
             self.origins.view[top : top + n] = self.origins.view[base : base + n]
             self.scales.view[top : top + n] = self.scales.view[base : base + n]
             self._marks[top : top + n] = self._marks[base : base + n]
-            entry.base = top
-            self.stage_offsets.data[entry.job.rank] = top - (entry.job.rank << STAGE_BITS)
+            self._place(entry, top)
             top += n
         self._top = top
