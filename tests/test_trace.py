@@ -14,6 +14,7 @@ from llm_sched_env.baselines import FCFS
 
 from llm_sched_env.cli import main
 from llm_sched_env.core import LLM, REGULAR, JobSpec, Simulator
+from llm_sched_env.core.job import MAX_TIME, MIN_DURATION
 from llm_sched_env.workloads import Workload
 from llm_sched_env.workloads.trace import TraceError, iter_trace, read_header, read_trace, write_trace
 
@@ -121,7 +122,8 @@ def test_written_lines_use_positions_as_ids_and_kind_names(tmp_path: Path) -> No
 @st.composite
 def job_specs(draw: st.DrawFn, job_id: int) -> JobSpec:
     n = draw(st.integers(1, 6))
-    numbers = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
+    numbers = st.floats(min_value=0.0, max_value=MAX_TIME)
+    durations = st.just(0.0) | st.floats(min_value=MIN_DURATION, max_value=MAX_TIME)
     parents = tuple(
         tuple(draw(st.lists(st.integers(0, i - 1), unique=True, max_size=i))) if i else () for i in range(n)
     )
@@ -131,7 +133,7 @@ def job_specs(draw: st.DrawFn, job_id: int) -> JobSpec:
         draw(st.text(min_size=1, max_size=8)),
         draw(numbers),
         tuple(draw(st.lists(st.sampled_from([LLM, REGULAR]), min_size=n, max_size=n))),
-        tuple(draw(st.lists(numbers, min_size=n, max_size=n))),
+        tuple(draw(st.lists(durations, min_size=n, max_size=n))),
         tuple(draw(st.lists(numbers, min_size=n, max_size=n))),
         parents,
         revealed_by,

@@ -20,13 +20,44 @@ class JobSpecError(ValueError):
         self.reason = message
 
 
-def _check_number(value: object, field_name: str) -> float:
+# Bounds on a job's numbers. Times are float64 seconds, at most MAX_TIME (about 31.7
+# years; below 2**30, where one ulp is 2**-23 s = 1.2e-7 s). A nonzero duration is at least
+# MIN_DURATION, so adding it to any time up to MAX_TIME changes that time: a stage that
+# runs for a nonzero time never finishes at the instant it starts, and a job's JCT is 0
+# only when its durations are. A run's sums stay finite (far below float64's 1.8e308).
+# Job ids fit the signed 64-bit result arrays.
+MAX_TIME = 1e9
+MIN_DURATION = 1e-6
+MAX_JOB_ID = 2**63 - 1
+
+
+def value_text(value: object) -> str:
+    """``repr(value)``, except that an integer of more than 30 digits is described by its length.
+
+    Python refuses to print integers of more than 4,300 digits, and error messages must not fail.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        digits = int((abs(value).bit_length() - 1) * math.log10(2)) + 1  # exact or one short
+        digits += abs(value) >= 10**digits
+        return f"{'-' if value < 0 else ''}an integer of {digits} digits"
+    return repr(value)
+
+
+def _check_number(value: object, field_name: str, minimum_nonzero: float = 0.0) -> float:
+    """``value`` as a float in ``[0, MAX_TIME]``; a nonzero value must be >= ``minimum_nonzero``.
+
+    Integers of any size are compared exactly (never converted to float before the check).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise JobSpecError(field_name, f"expected a number, got {value!r}")
-    if not math.isfinite(value):
+        raise JobSpecError(field_name, f"expected a number, got {value_text(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
         raise JobSpecError(field_name, f"must be finite, got {value!r}")
     if value < 0:
-        raise JobSpecError(field_name, f"must be >= 0, got {value!r}")
+        raise JobSpecError(field_name, f"must be >= 0, got {value_text(value)}")
+    if value > MAX_TIME:
+        raise JobSpecError(field_name, f"must be <= {MAX_TIME:,.0f}, got {value_text(value)}")
+    if 0 < value < minimum_nonzero:
+        raise JobSpecError(field_name, f"must be 0 or >= {minimum_nonzero:g}, got {value!r}")
     return float(value)
 
 
@@ -53,8 +84,14 @@ class JobSpec:
     visible_at_arrival: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.job_id, bool) or not isinstance(self.job_id, int) or self.job_id < 0:
-            raise JobSpecError("job_id", f"must be a non-negative integer, got {self.job_id!r}")
+        if (
+            isinstance(self.job_id, bool)
+            or not isinstance(self.job_id, int)
+            or not 0 <= self.job_id <= MAX_JOB_ID
+        ):
+            raise JobSpecError(
+                "job_id", f"must be an integer in [0, 2**63 - 1], got {value_text(self.job_id)}"
+            )
         if not isinstance(self.app, str) or not self.app:
             raise JobSpecError("app", f"must be a non-empty string, got {self.app!r}")
         object.__setattr__(self, "arrival", _check_number(self.arrival, "arrival"))
@@ -73,7 +110,9 @@ class JobSpec:
         object.__setattr__(
             self,
             "durations",
-            tuple(_check_number(d, f"stages[{i}].duration") for i, d in enumerate(self.durations)),
+            tuple(
+                _check_number(d, f"stages[{i}].duration", MIN_DURATION) for i, d in enumerate(self.durations)
+            ),
         )
         object.__setattr__(
             self,
