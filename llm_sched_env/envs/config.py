@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_sched_env.core import JobSpec
+from llm_sched_env.core.job import value_text
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE, paper_apps
+from llm_sched_env.workloads.arrivals import check_arrival_rate
+from llm_sched_env.workloads.workload import check_mix
 
 # Application classes the observation tells apart (one-hot), in the order of ``paper_apps()``;
 # any other application name (a user's trace) falls in a last "other" class.
@@ -17,10 +20,21 @@ APP_NAMES: tuple[str, ...] = tuple(app.name for app in paper_apps())
 APP_CLASSES: tuple[str, ...] = (*APP_NAMES, "other")
 NUM_POOLS = 2  # regular and LLM executors
 
+# Largest sizes, checked before anything is allocated: an observation holds a row per
+# executor and per slot, and an episode's jobs are drawn into a list.
+MAX_JOBS = 100_000
+MAX_EXECUTORS = 10_000  # per pool
+MAX_STAGE_SLOTS = 4_096
+MAX_EDGE_SLOTS = 16_384
+# Scales (seconds, or job-seconds for the reward) lie in this range: a subnormal or huge
+# scale would make rewards infinite or every squashed feature 0 or 1.
+MIN_SCALE = 1e-3
+MAX_SCALE = 1e9
+
 
 def _require(ok: bool, name: str, message: str, value: object) -> None:
     if not ok:
-        raise ValueError(f"{name}: {message}, got {value!r}")
+        raise ValueError(f"{name}: {message}, got {value_text(value)}")
 
 
 def _is_int(value: object) -> bool:
@@ -36,22 +50,27 @@ class CompoundLLMConfig:
     """Everything that defines a ``CompoundLLM`` environment; defaults are the paper's setting.
 
     Attributes:
-        num_jobs: jobs per episode (the paper: 500).
-        num_regular: regular executors ``R`` (the paper's Table I: 10 to 40).
+        num_jobs: jobs per episode (the paper: 500); at most ``MAX_JOBS`` (100,000).
+        num_regular: regular executors ``R`` (the paper's Table I: 10 to 40); at most
+            ``MAX_EXECUTORS`` (10,000), as is ``num_llm``.
         num_llm: LLM executors ``L``.
-        arrival_rate: Poisson arrival rate in jobs per second (the workload's calibrated default).
+        arrival_rate: Poisson arrival rate in jobs per second (the workload's calibrated
+            default), in ``[1e-3, 1e6]`` (``workloads.arrivals.MIN_ARRIVAL_RATE`` and ``MAX_``).
         app_mix: relative weights of the paper's applications, in the order of ``APP_NAMES``
-            (task automation, code generation, sorting); equal by default.
+            (task automation, code generation, sorting); equal by default. Each is 0 or in
+            ``[1e-6, 1e6]``, not all 0.
         reward_scale: job-seconds per unit of reward: a step's reward is minus the integral of
             the number of jobs in the system over the step, divided by this.
         stage_slots: stages shown in an observation, which is also the number of actions.
             At least ``2 * len(APP_CLASSES)`` so that every decision pool's oldest ready stage
-            of every application class always has a slot.
-        edge_slots: parent->child edges among shown stages in an observation.
+            of every application class always has a slot; at most ``MAX_STAGE_SLOTS`` (4,096).
+        edge_slots: parent->child edges among shown stages in an observation; at most
+            ``MAX_EDGE_SLOTS`` (16,384).
         stage_time_scale: seconds ``s`` of the squashing ``t / (t + s)`` for stage-sized times
             (estimates, running time).
         job_time_scale: seconds ``s`` of the squashing for job-sized times (waiting time, job
-            age, remaining work of a job).
+            age, remaining work of a job). The three scales lie in ``[MIN_SCALE, MAX_SCALE]``
+            = ``[1e-3, 1e9]``.
         trace: fixed jobs replayed in every episode instead of generated ones (the first
             ``num_jobs`` of them; use :meth:`from_trace`); ``arrival_rate`` and ``app_mix``
             are then unused.
@@ -70,38 +89,29 @@ class CompoundLLMConfig:
     trace: tuple[JobSpec, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("num_jobs", "num_regular", "num_llm", "edge_slots"):
+        for name, low, high in (
+            ("num_jobs", 1, MAX_JOBS),
+            ("num_regular", 1, MAX_EXECUTORS),
+            ("num_llm", 1, MAX_EXECUTORS),
+            ("stage_slots", 2 * len(APP_CLASSES), MAX_STAGE_SLOTS),
+            ("edge_slots", 1, MAX_EDGE_SLOTS),
+        ):
             value = getattr(self, name)
-            _require(_is_int(value) and value >= 1, name, "must be an integer >= 1", value)
-        min_slots = 2 * len(APP_CLASSES)
-        _require(
-            _is_int(self.stage_slots) and self.stage_slots >= min_slots,
-            "stage_slots",
-            f"must be an integer >= {min_slots}",
-            self.stage_slots,
-        )
-        for name in ("arrival_rate", "reward_scale", "stage_time_scale", "job_time_scale"):
+            _require(
+                _is_int(value) and low <= value <= high, name, f"must be an integer in [{low}, {high}]", value
+            )
+        object.__setattr__(self, "arrival_rate", check_arrival_rate(self.arrival_rate, "arrival_rate"))
+        for name in ("reward_scale", "stage_time_scale", "job_time_scale"):
             value = getattr(self, name)
-            _require(_is_real(value) and value > 0, name, "must be a finite number > 0", value)
-        self._check_app_mix()
+            _require(
+                _is_real(value) and MIN_SCALE <= value <= MAX_SCALE,
+                name,
+                f"must be a number in [{MIN_SCALE:g}, {MAX_SCALE:g}]",
+                value,
+            )
+        object.__setattr__(self, "app_mix", check_mix(self.app_mix, len(APP_NAMES), "app_mix"))
         if self.trace is not None:
             self._check_trace()
-
-    def _check_app_mix(self) -> None:
-        mix = self.app_mix
-        _require(
-            isinstance(mix, Sequence) and not isinstance(mix, str) and len(mix) == len(APP_NAMES),
-            "app_mix",
-            f"must be {len(APP_NAMES)} weights for {APP_NAMES}",
-            mix,
-        )
-        _require(
-            all(_is_real(w) and w >= 0 for w in mix) and sum(mix) > 0,
-            "app_mix",
-            "weights must be finite, >= 0 and not all 0",
-            mix,
-        )
-        object.__setattr__(self, "app_mix", tuple(float(w) for w in mix))
 
     def _check_trace(self) -> None:
         trace = self.trace
@@ -110,14 +120,19 @@ class CompoundLLMConfig:
         trace = tuple(trace)
         for k, job in enumerate(trace):
             _require(isinstance(job, JobSpec), f"trace[{k}]", "must be a JobSpec", job)
-        keys = [(job.arrival, job.job_id) for job in trace]
-        for k in range(1, len(keys)):
-            _require(
-                keys[k - 1] < keys[k],
-                f"trace[{k}]",
-                "jobs must be sorted by (arrival, job_id) with distinct job ids",
-                trace[k].job_id,
-            )
+        first_index: dict[int, int] = {}
+        for k, job in enumerate(trace):
+            if job.job_id in first_index:
+                raise ValueError(
+                    f"trace[{k}]: duplicate job_id {job.job_id} (also trace[{first_index[job.job_id]}])"
+                )
+            first_index[job.job_id] = k
+            before = trace[k - 1] if k else None
+            if before is not None and (before.arrival, before.job_id) > (job.arrival, job.job_id):
+                raise ValueError(
+                    f"trace[{k}]: jobs must be sorted by (arrival, job_id): job {job.job_id} (arrival "
+                    f"{job.arrival!r}) follows job {before.job_id} (arrival {before.arrival!r})"
+                )
         _require(
             self.num_jobs <= len(trace),
             "num_jobs",

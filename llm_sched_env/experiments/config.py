@@ -5,19 +5,33 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from llm_sched_env.core.job import value_text
+from llm_sched_env.envs.config import MAX_EXECUTORS
 from llm_sched_env.experiments.policies import get_policy
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE, Application, PoissonArrivals, Workload, paper_apps
+from llm_sched_env.workloads.arrivals import check_arrival_rate
+from llm_sched_env.workloads.workload import check_mix
 
 Mix = tuple[float, ...] | None  # app weights in the order of the apps; None = equal mix
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+# A cell's record keeps every job's JCT, so its job count is bounded (streaming runs of
+# any length: ``llm-sched memory``); executor counts share the environment's bound.
+MAX_CELL_JOBS = 1_000_000
+
+
+def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name}: must be an integer {bound}, got {value_text(value)}")
 
 
 def app_constants(app: Application) -> dict[str, Any]:
@@ -46,20 +60,14 @@ class CellConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy", get_policy(self.policy).key)
-        _check_int("num_regular", self.num_regular, 1)
-        _check_int("num_llm", self.num_llm, 1)
+        _check_int("num_regular", self.num_regular, 1, MAX_EXECUTORS)
+        _check_int("num_llm", self.num_llm, 1, MAX_EXECUTORS)
         _check_int("seed", self.seed, 0)
-        _check_int("num_jobs", self.num_jobs, 1)
-        if isinstance(self.arrival_rate, bool) or not (
-            isinstance(self.arrival_rate, (int, float))
-            and math.isfinite(self.arrival_rate)
-            and self.arrival_rate > 0
-        ):
-            raise ValueError(f"arrival_rate: must be a finite number > 0, got {self.arrival_rate!r}")
-        object.__setattr__(self, "arrival_rate", float(self.arrival_rate))
+        _check_int("num_jobs", self.num_jobs, 1, MAX_CELL_JOBS)
+        object.__setattr__(self, "arrival_rate", check_arrival_rate(self.arrival_rate, "arrival_rate"))
         if self.mix is not None:
-            object.__setattr__(self, "mix", tuple(float(w) for w in self.mix))
-        self.workload()  # validates apps and mix
+            object.__setattr__(self, "mix", check_mix(self.mix, len(self.apps), "mix"))
+        self.workload()  # validates apps
 
     def workload(self) -> Workload:
         return Workload(apps=self.apps, mix=self.mix, arrivals=PoissonArrivals(self.arrival_rate))

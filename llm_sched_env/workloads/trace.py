@@ -13,21 +13,21 @@ Line 1 is the **header**, an object with
 
 Every following line is one **job**, an object with these required keys:
 
-- ``"job_id"``: a non-negative integer, unique in the trace;
+- ``"job_id"``: an integer in ``[0, 2**63 - 1]``, unique in the trace;
 - ``"app"``: the application name, a non-empty string. ``"task_automation"``,
   ``"code_generation"`` and ``"sorting"`` are the built-in applications; any other name is
   allowed (priority policies rank unknown apps last);
-- ``"arrival"``: the arrival time in seconds, a finite number >= 0;
+- ``"arrival"``: the arrival time in seconds, a number in ``[0, 1e9]``;
 - ``"stages"``: a non-empty array of stage objects.
 
 Each **stage** object has these required keys:
 
-- ``"id"``: a non-negative integer, unique within the job. Ids only name stages for
-  ``parents`` and ``revealed_by``; they need not be positions or contiguous;
+- ``"id"``: an integer in ``[0, 2**63 - 1]``, unique within the job. Ids only name stages
+  for ``parents`` and ``revealed_by``; they need not be positions or contiguous;
 - ``"kind"``: ``"llm"`` (runs on an LLM executor) or ``"regular"`` (a regular executor);
-- ``"duration"``: the true running time in seconds, a finite number >= 0. Schedulers
-  learn it only when the stage finishes;
-- ``"estimate"``: the duration a scheduler may see in advance, a finite number >= 0;
+- ``"duration"``: the true running time in seconds: 0, or a number in ``[1e-6, 1e9]``.
+  Schedulers learn it only when the stage finishes;
+- ``"estimate"``: the duration a scheduler may see in advance, a number in ``[0, 1e9]``;
 - ``"parents"``: an array of stage ids (of the same job, no repeats) that must finish
   before this stage can start;
 - ``"revealed_by"``: ``null`` if the stage is visible when the job arrives, else the id
@@ -36,7 +36,20 @@ Each **stage** object has these required keys:
 Parent and ``revealed_by`` edges together must form no cycle. Keys not listed above, on
 jobs and on stages, are ignored. Numbers must be finite: the ``NaN`` and ``Infinity``
 literals that Python's ``json`` accepts are rejected. Booleans are not integers here.
-Blank lines are allowed only at the end of the file. Jobs may appear in any order.
+Blank lines are allowed only at the end of the file. A trace has at least one job.
+
+Bounds. Times are at most 1e9 s (``MAX_TIME``, about 31.7 years) and a nonzero duration
+is at least 1e-6 s (``MIN_DURATION``): then every sum the simulator forms stays finite,
+and a nonzero duration is never lost when added to a time (see
+:mod:`llm_sched_env.core.job`). Integer literals of any length are read: one outside its
+field's range is an error naming the line and the field, never an overflow.
+
+Order. :func:`read_trace` loads the whole file, so its jobs may appear in any order (it
+sorts them). :func:`iter_trace` streams the file in constant memory and therefore needs
+stream order: ``job_id`` strictly increasing and ``arrival`` non-decreasing from line to
+line (the order :func:`write_trace` leaves a generated workload in, and the simulator's
+``(arrival, job_id)`` order). Comparing each job with the previous one then detects
+repeated ids without remembering every id.
 
 Example (one job; a planner stage reveals two tools, which feed a final LLM stage)::
 
@@ -72,9 +85,12 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from llm_sched_env.core import KIND_CODES, KIND_NAMES, JobSpec, JobSpecError
+from llm_sched_env.core.job import value_text
 
 FORMAT = "llm-sched-trace"
 VERSION = 1
+MAX_STAGE_ID = 2**63 - 1
+_EXACT_DIGITS = 40  # integer literals up to this many digits are read exactly
 
 _dumps = functools.partial(json.dumps, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 _MISSING = object()
@@ -131,43 +147,65 @@ def write_trace(
 def read_trace(path: str | os.PathLike[str]) -> list[JobSpec]:
     """Load and validate every job of the trace at ``path``, sorted by ``(arrival, job_id)``.
 
-    That order is the one :class:`~llm_sched_env.core.Simulator` requires. Raises
-    :class:`TraceError` on the first malformed line.
+    Jobs may appear in the file in any order; the result is in the order
+    :class:`~llm_sched_env.core.Simulator` requires. Raises :class:`TraceError` on the
+    first malformed line (a repeated ``job_id`` names the line of its first use).
     """
-    return sorted(iter_trace(path), key=lambda job: (job.arrival, job.job_id))
+    name = os.fspath(path)
+    first_line_of: dict[int, int] = {}
+    jobs = []
+    for number, job in _jobs(name):
+        if job.job_id in first_line_of:
+            raise TraceError(
+                name,
+                number,
+                "job_id",
+                f"duplicate job_id {job.job_id} (first on line {first_line_of[job.job_id]})",
+            )
+        first_line_of[job.job_id] = number
+        jobs.append(job)
+    return sorted(jobs, key=lambda job: (job.arrival, job.job_id))
 
 
 def iter_trace(path: str | os.PathLike[str]) -> Iterator[JobSpec]:
     """Lazily yield the trace's jobs in file order, validating each line as it is read.
 
-    For traces too large to hold in memory. Feeding the result to the simulator requires
-    the file to be sorted by ``(arrival, job_id)`` (as :func:`write_trace` leaves a
-    generated workload); the simulator raises ``ValueError`` on the first job out of
-    order. Raises :class:`TraceError` when it reaches a malformed line.
+    For traces too large to hold in memory: memory stays constant however long the file.
+    The file must be in stream order (``job_id`` strictly increasing, ``arrival``
+    non-decreasing; see the module docstring), which is also the order the simulator
+    needs. Raises :class:`TraceError` when it reaches a malformed line or a job out of
+    that order (a repeated ``job_id`` is one).
     """
     name = os.fspath(path)
-    first_line_of: dict[int, int] = {}
-    with open(name, "rb") as f:
-        lines = _json_lines(f, name)
-        _check_header(name, next(lines, None))
-        for number, value in lines:
-            job = _parse_job(name, number, value)
-            if job.job_id in first_line_of:
+    previous: JobSpec | None = None
+    for number, job in _jobs(name):
+        if previous is not None:
+            if job.job_id <= previous.job_id:
+                what = "duplicate" if job.job_id == previous.job_id else "decreasing"
                 raise TraceError(
                     name,
                     number,
                     "job_id",
-                    f"duplicate job_id {job.job_id} (first on line {first_line_of[job.job_id]})",
+                    f"{what} job_id {job.job_id} after {previous.job_id} on line {number - 1}; "
+                    "streaming needs strictly increasing job ids (read_trace accepts any order)",
                 )
-            first_line_of[job.job_id] = number
-            yield job
+            if job.arrival < previous.arrival:
+                raise TraceError(
+                    name,
+                    number,
+                    "arrival",
+                    f"{job.arrival!r} is before the previous job's {previous.arrival!r}; streaming "
+                    "needs non-decreasing arrivals (read_trace accepts any order)",
+                )
+        previous = job
+        yield job
 
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The validated header object of the trace at ``path`` (with ``"meta"`` if it was written)."""
     name = os.fspath(path)
     with open(name, "rb") as f:
-        return _check_header(name, next(_json_lines(f, name), None))
+        return _check_header(name, next(_json_lines(f, name), None))[1]
 
 
 # ----------------------------------------------------------------------- writing
@@ -199,6 +237,19 @@ def _write_jobs(f: IO[str], jobs: Iterable[JobSpec]) -> int:
 
 
 # ----------------------------------------------------------------------- reading
+def _jobs(name: str) -> Iterator[tuple[int, JobSpec]]:
+    """``(line number, job)`` of every job line after a valid header; at least one job."""
+    with open(name, "rb") as f:
+        lines = _json_lines(f, name)
+        header_line, _ = _check_header(name, next(lines, None))
+        found = False
+        for number, value in lines:
+            found = True
+            yield number, _parse_job(name, number, value)
+    if not found:
+        raise TraceError(name, header_line + 1, None, "trace has no jobs (only the header)")
+
+
 def _json_lines(f: IO[bytes], name: str) -> Iterator[tuple[int, Any]]:
     """``(line number, parsed value)`` of each line; blank lines only at the end."""
     first_blank: int | None = None
@@ -216,7 +267,7 @@ def _json_lines(f: IO[bytes], name: str) -> Iterator[tuple[int, Any]]:
         if first_blank is not None:
             raise TraceError(name, first_blank, None, "blank line (allowed only at the end of the file)")
         try:
-            value = json.loads(text)
+            value = json.loads(text, parse_int=_parse_int)
         except json.JSONDecodeError as err:
             raise TraceError(name, number, None, f"invalid JSON: {err.msg} (column {err.colno})") from None
         except RecursionError:
@@ -224,7 +275,8 @@ def _json_lines(f: IO[bytes], name: str) -> Iterator[tuple[int, Any]]:
         yield number, value
 
 
-def _check_header(name: str, numbered: tuple[int, Any] | None) -> dict[str, Any]:
+def _check_header(name: str, numbered: tuple[int, Any] | None) -> tuple[int, dict[str, Any]]:
+    """The header's line number and object, validated."""
     expected = f'the first line must be the header {{"format": "{FORMAT}", "version": {VERSION}}}'
     if numbered is None:
         raise TraceError(name, 1, "header", f"missing: the file is empty; {expected}")
@@ -241,9 +293,12 @@ def _check_header(name: str, numbered: tuple[int, Any] | None) -> dict[str, Any]
         raise TraceError(name, number, "header.version", f"expected an integer, got {version!r}")
     if version != VERSION:
         raise TraceError(
-            name, number, "header.version", f"unsupported version {version}; this reader reads {VERSION}"
+            name,
+            number,
+            "header.version",
+            f"unsupported version {value_text(version)}; this reader reads {VERSION}",
         )
-    return header
+    return number, header
 
 
 def _parse_job(name: str, number: int, value: Any) -> JobSpec:
@@ -265,8 +320,10 @@ def _job_from_object(job: dict[str, Any]) -> JobSpec:
         if not isinstance(stage, dict):
             raise JobSpecError(f"stages[{i}]", f"expected a stage object, got {_json_type(stage)}")
         stage_id = _require(stage, "id", f"stages[{i}].id")
-        if not _is_int(stage_id) or stage_id < 0:
-            raise JobSpecError(f"stages[{i}].id", f"must be a non-negative integer, got {stage_id!r}")
+        if not _is_int(stage_id) or not 0 <= stage_id <= MAX_STAGE_ID:
+            raise JobSpecError(
+                f"stages[{i}].id", f"must be an integer in [0, 2**63 - 1], got {value_text(stage_id)}"
+            )
         if stage_id in position:
             raise JobSpecError(
                 f"stages[{i}].id", f"duplicate stage id {stage_id} (also stages[{position[stage_id]}])"
@@ -319,8 +376,34 @@ def _position_of(stage_id: Any, position: dict[int, int], field: str, unknown: s
     if not _is_int(stage_id):
         raise JobSpecError(field, f"expected an integer stage id, got {stage_id!r}")
     if stage_id not in position:
-        raise JobSpecError(field, f"{unknown} {stage_id}")
+        raise JobSpecError(field, f"{unknown} {value_text(stage_id)}")
     return position[stage_id]
+
+
+class _LongInteger(int):
+    """The stand-in for an integer literal too long to read exactly (see :func:`_parse_int`).
+
+    It prints as its length, so that messages naming it (even inside a list) never hit
+    Python's limit on printing long integers.
+    """
+
+    def __repr__(self) -> str:
+        return value_text(int(self))
+
+    __str__ = __repr__
+
+
+def _parse_int(literal: str) -> int:
+    """A JSON integer literal as an int, without Python's limit on conversion digits.
+
+    Every integer field of a trace lies far below 10**_EXACT_DIGITS, so a longer literal
+    is out of range whatever its digits: it becomes ``±10**(digits - 1)``, which keeps its
+    sign and length for the error that its field check then raises.
+    """
+    digits = len(literal) - literal.startswith("-")
+    if digits <= _EXACT_DIGITS:
+        return int(literal)
+    return _LongInteger((-1 if literal.startswith("-") else 1) * 10 ** (digits - 1))
 
 
 def _is_int(value: Any) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from llm_sched_env.core import JobSpec
+from llm_sched_env.core.job import value_text
 from llm_sched_env.workloads.application import Application
 from llm_sched_env.workloads.arrivals import ArrivalProcess, PoissonArrivals
 from llm_sched_env.workloads.code_generation import CodeGeneration
@@ -17,6 +18,36 @@ from llm_sched_env.workloads.task_automation import TaskAutomation
 
 # Not given by the paper; fitted by `llm-sched calibrate` so that FCFS reproduces Table I.
 DEFAULT_ARRIVAL_RATE = 0.58
+
+# Mix weights are relative; each is 0 or in [MIN_MIX_WEIGHT, MAX_MIX_WEIGHT], so that their
+# sum never overflows and the normalised probabilities are exact to float precision (no
+# subnormal weights).
+MIN_MIX_WEIGHT = 1e-6
+MAX_MIX_WEIGHT = 1e6
+
+
+def check_mix(mix: object, count: int, name: str) -> tuple[float, ...]:
+    """``mix`` as ``count`` float weights, or ``ValueError`` naming ``name``.
+
+    Each weight is 0 or in ``[MIN_MIX_WEIGHT, MAX_MIX_WEIGHT]``, and not all are 0.
+    """
+    if isinstance(mix, (str, bytes)) or not isinstance(mix, Sequence):
+        raise ValueError(f"{name}: must be a sequence of {count} weights, got {type(mix).__name__}")
+    if len(mix) != count:
+        raise ValueError(f"{name}: must be {count} weights, one per application, got {len(mix)}")
+    for k, weight in enumerate(mix):
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, (int, float, np.floating, np.integer))
+            or not (weight == 0 or MIN_MIX_WEIGHT <= weight <= MAX_MIX_WEIGHT)
+        ):
+            raise ValueError(
+                f"{name}: weight {k} must be 0 or in [{MIN_MIX_WEIGHT:g}, {MAX_MIX_WEIGHT:g}], "
+                f"got {value_text(weight)}"
+            )
+    if not any(mix):
+        raise ValueError(f"{name}: weights must not all be 0")
+    return tuple(float(w) for w in mix)
 
 
 def paper_apps() -> tuple[Application, ...]:
@@ -44,10 +75,7 @@ class Workload:
         if len(set(names)) != len(names):
             raise ValueError(f"Workload.apps: duplicate application names {names}")
         if self.mix is not None:
-            if len(self.mix) != len(self.apps):
-                raise ValueError(f"Workload.mix: {len(self.mix)} weights for {len(self.apps)} apps")
-            if any(not (w >= 0 and np.isfinite(w)) for w in self.mix) or sum(self.mix) <= 0:
-                raise ValueError(f"Workload.mix: weights must be finite, >= 0 and not all 0, got {self.mix}")
+            object.__setattr__(self, "mix", check_mix(self.mix, len(self.apps), "Workload.mix"))
 
     @property
     def app_names(self) -> tuple[str, ...]:
