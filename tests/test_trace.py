@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -152,8 +153,13 @@ def test_any_valid_jobs_round_trip_sorted_by_arrival_then_id(jobs: list[JobSpec]
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "t.jsonl"
         assert write_trace(path, jobs) == len(jobs)
-        assert list(iter_trace(path)) == jobs
         assert read_trace(path) == sorted(jobs, key=lambda j: (j.arrival, j.job_id))
+        pairs = list(itertools.pairwise(jobs))
+        if all(a.job_id < b.job_id and a.arrival <= b.arrival for a, b in pairs):
+            assert list(iter_trace(path)) == jobs
+        else:
+            with pytest.raises(TraceError, match="streaming needs"):
+                list(iter_trace(path))
 
 
 def test_custom_stage_ids_extra_fields_and_user_app_load_and_simulate(tmp_path: Path) -> None:
@@ -213,13 +219,28 @@ def test_custom_stage_ids_extra_fields_and_user_app_load_and_simulate(tmp_path: 
     assert Simulator([loaded], 1, 1, FCFS()).run().jct_by_job() == {7: 7.0}
 
 
-def test_iter_trace_keeps_file_order_and_read_trace_sorts(tmp_path: Path) -> None:
+def test_read_trace_sorts_any_order_and_iter_trace_needs_stream_order(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "t.jsonl", [HEADER, job(5, 2.0), job(9, 1.0), job(1, 2.0)])
-
-    assert [j.job_id for j in iter_trace(path)] == [5, 9, 1]
     assert [j.job_id for j in read_trace(path)] == [9, 1, 5]
-    with pytest.raises(ValueError, match="sorted by"):
-        Simulator(iter_trace(path), 1, 1, FCFS()).run()
+    with pytest.raises(TraceError) as info:
+        list(iter_trace(path))
+    assert (info.value.line, info.value.field) == (3, "arrival")
+    assert info.value.reason == (
+        "1.0 is before the previous job's 2.0; streaming needs non-decreasing arrivals "
+        "(read_trace accepts any order)"
+    )
+
+    path = write_lines(tmp_path / "t.jsonl", [HEADER, job(5, 1.0), job(3, 2.0)])
+    with pytest.raises(TraceError) as info:
+        list(iter_trace(path))
+    assert (info.value.line, info.value.field) == (3, "job_id")
+    assert info.value.reason.startswith("decreasing job_id 3 after 5 on line 2")
+
+    path = write_lines(tmp_path / "t.jsonl", [HEADER, job(1, 1.0), job(3, 1.0), job(4, 2.5)])
+    assert [j.job_id for j in iter_trace(path)] == [1, 3, 4]
+    # Each job: an LLM stage of 2 s, then a regular one of 2 s; one executor of each kind.
+    # Job 1 runs [1, 3] + [3, 5]; job 3 [3, 5] + [5, 7]; job 4 (arrives 2.5) [5, 7] + [7, 9].
+    assert Simulator(iter_trace(path), 1, 1, FCFS()).run().jct_by_job() == {1: 4.0, 3: 6.0, 4: 6.5}
 
 
 def test_trailing_blank_lines_are_allowed(tmp_path: Path) -> None:
@@ -332,14 +353,15 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.parametrize("reader", [read_trace, lambda path: list(iter_trace(path))], ids=["read", "iter"])
 @pytest.mark.parametrize(("lines", "line", "field"), MALFORMED)
 def test_malformed_trace_names_line_and_field(
-    tmp_path: Path, lines: list[object], line: int, field: str
+    tmp_path: Path, lines: list[object], line: int, field: str, reader
 ) -> None:
     path = write_lines(tmp_path / "trace.jsonl", lines)
 
     with pytest.raises(TraceError) as info:
-        read_trace(path)
+        reader(path)
 
     assert (info.value.line, info.value.field) == (line, field)
     where = f"{path} line {line}" if field is None else f"{path} line {line}, field {field}"
