@@ -154,7 +154,7 @@ def pace(spec: JobSpec, status: bytearray) -> float:
 def expected_slots(env: CompoundLLMEnv) -> tuple[list[tuple], int]:
     """The shown (job, stage) pairs by the documented slot rule, and the ready stages left out."""
     sim, slots = env._sim, env.config.stage_slots
-    deciding = [bool(sim.free[p]) and len(sim.ready[p]) > len(sim.free[p]) for p in (0, 1)]
+    deciding = [sim.pools[p].needs_decision() for p in (0, 1)]
     jobs = sorted(sim.active.values(), key=lambda j: j.rank)
     live = [(j, s) for j in jobs for s, st in enumerate(j.status) if st not in (HIDDEN, DONE)]
     ready = [(j, s) for j, s in live if j.status[s] == READY and deciding[j.spec.kinds[s]]]
@@ -185,7 +185,7 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
     tables = observation_tables(obs)
     assert info["hidden_ready"] == hidden_ready
     np.testing.assert_array_equal(obs["stage_mask"], np.arange(cfg.stage_slots) < n)
-    deciding = [bool(sim.free[p]) and len(sim.ready[p]) > len(sim.free[p]) for p in (0, 1)]
+    deciding = [sim.pools[p].needs_decision() for p in (0, 1)]
     job_order = list(dict.fromkeys(j.rank for j, _ in shown))
     first_slot = {}  # by job rank: the slot of its first shown stage
     for k, (job, _) in enumerate(shown):
@@ -241,7 +241,7 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
             sum(1 for j, s in _ready_in(sim, pool) if (j.rank, s) not in slot_of) if deciding[pool] else 0
         )
         expected = [
-            len(sim.free[pool]) / size,
+            len(sim.pools[pool].free) / size,
             squash(ready, size),
             float(deciding[pool]),
             squash(unshown, cfg.stage_slots),
@@ -261,7 +261,7 @@ def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
     offsets = (0, cfg.num_regular)
     for pool in (0, 1):
         for executor in range(sim.num_executors[pool]):
-            ref = sim.running[pool].get(executor)
+            ref = sim.pools[pool].executors.get(executor)
             values = dict.fromkeys(EXECUTOR_FEATURES, 0.0)
             values["is_llm"] = float(pool == LLM)
             if ref is not None:

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 REGULAR = 0
 LLM = 1
 KIND_NAMES = ("regular", "llm")
 KIND_CODES = {name: code for code, name in enumerate(KIND_NAMES)}
+DEFAULT_POOLS = KIND_NAMES  # a stage with no pool runs on the pool named after its kind
+
+
+class LLMCall(NamedTuple):
+    """An LLM stage in tokens, as an OpenAI-style request sees it.
+
+    ``output_tokens`` is hidden (the true generation length); ``prompt_tokens``,
+    ``max_tokens`` (the request's cap) and ``estimate_tokens`` (a profiled mean) are
+    visible to schedulers.
+    """
+
+    prompt_tokens: int
+    output_tokens: int
+    max_tokens: int
+    estimate_tokens: float
 
 
 class JobSpecError(ValueError):
@@ -69,6 +85,11 @@ class JobSpec:
     does not exist for the scheduler until stage ``k`` finishes (topological uncertainty);
     ``None`` means it is visible when the job arrives. ``durations`` are hidden from
     schedulers until a stage finishes; ``estimates`` are what a scheduler may see.
+
+    ``pools`` names the pool each stage runs on (``None``: the pool named after its kind,
+    ``"regular"`` or ``"llm"``). ``calls`` gives every LLM stage in tokens (``None`` for
+    regular stages; ``calls=None`` for a job in seconds only). Single-stream executors run
+    ``durations``; continuous-batching executors run ``calls``.
     """
 
     job_id: int
@@ -79,6 +100,8 @@ class JobSpec:
     estimates: tuple[float, ...]
     parents: tuple[tuple[int, ...], ...]
     revealed_by: tuple[int | None, ...]
+    pools: tuple[str, ...] | None = None
+    calls: tuple[LLMCall | None, ...] | None = None
     children: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
     reveals: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
     visible_at_arrival: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -137,6 +160,10 @@ class JobSpec:
                     raise JobSpecError(f"stages[{i}].revealed_by", "a stage cannot reveal itself")
                 reveals[revealer].append(i)
         _check_acyclic(self.parents, self.revealed_by)
+        if self.pools is not None:
+            object.__setattr__(self, "pools", _check_pools(self.pools, n))
+        if self.calls is not None:
+            object.__setattr__(self, "calls", _check_calls(self.calls, self.kinds))
         object.__setattr__(self, "children", tuple(map(tuple, children)))
         object.__setattr__(self, "reveals", tuple(map(tuple, reveals)))
         object.__setattr__(
@@ -164,6 +191,47 @@ class JobSpec:
     def work(self, kind: int) -> float:
         """Total true duration of the stages of one executor kind."""
         return sum(d for d, k in zip(self.durations, self.kinds, strict=True) if k == kind)
+
+
+def _check_pools(pools: object, n: int) -> tuple[str, ...]:
+    pools = tuple(pools)  # type: ignore[arg-type]
+    if len(pools) != n:
+        raise JobSpecError("pools", f"has {len(pools)} entries for {n} stages")
+    for i, name in enumerate(pools):
+        if not isinstance(name, str) or not name:
+            raise JobSpecError(f"stages[{i}].pool", f"must be a non-empty string, got {name!r}")
+    return pools
+
+
+def _check_count(value: object, field_name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobSpecError(field_name, f"expected an integer, got {value!r}")
+    if value < minimum:
+        raise JobSpecError(field_name, f"must be >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_calls(calls: object, kinds: tuple[int, ...]) -> tuple[LLMCall | None, ...]:
+    calls = tuple(calls)  # type: ignore[arg-type]
+    if len(calls) != len(kinds):
+        raise JobSpecError("calls", f"has {len(calls)} entries for {len(kinds)} stages")
+    checked: list[LLMCall | None] = []
+    for i, (call, kind) in enumerate(zip(calls, kinds, strict=True)):
+        if kind != LLM:
+            if call is not None:
+                raise JobSpecError(f"stages[{i}].prompt_tokens", "only LLM stages carry tokens")
+            checked.append(None)
+            continue
+        if call is None:
+            raise JobSpecError(f"stages[{i}].prompt_tokens", "an LLM stage of a job in tokens needs tokens")
+        prompt, output, cap, estimate = call
+        prompt = _check_count(prompt, f"stages[{i}].prompt_tokens", 1)
+        output = _check_count(output, f"stages[{i}].output_tokens", 1)
+        cap = _check_count(cap, f"stages[{i}].max_tokens", 1)
+        if output > cap:
+            raise JobSpecError(f"stages[{i}].output_tokens", f"{output} exceeds max_tokens {cap}")
+        checked.append(LLMCall(prompt, output, cap, _check_number(estimate, f"stages[{i}].estimate_tokens")))
+    return tuple(checked)
 
 
 def _predecessors(

@@ -30,6 +30,12 @@ class ReadyQueue(Protocol):
     def pop(self) -> StageRef:
         """Remove and return the stage the policy starts next."""
 
+    def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:
+        """Remove and return the stage the policy starts next among those ``accept`` allows.
+
+        The caller guarantees that at least one queued stage is accepted.
+        """
+
     def __iter__(self) -> Iterator[StageRef]: ...
 
 
@@ -43,6 +49,13 @@ class FifoQueue(list):
 
     def pop(self) -> StageRef:  # type: ignore[override]
         return super().pop(0)
+
+    def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:
+        for k, (job, stage) in enumerate(self):
+            if accept(job, stage):
+                del self[k]
+                return job, stage
+        raise LookupError("no queued stage is accepted")
 
     def remove(self, job: JobState, stage: int) -> None:  # type: ignore[override]
         for k, (j, s) in enumerate(self):
@@ -82,6 +95,19 @@ class PriorityQueue(list):
         _, _, job, stage = heappop(self)
         return job, stage
 
+    def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:
+        rejected = []
+        while self:
+            entry = heappop(self)
+            if accept(entry[2], entry[3]):
+                for other in rejected:
+                    heappush(self, other)
+                return entry[2], entry[3]
+            rejected.append(entry)
+        for other in rejected:
+            heappush(self, other)
+        raise LookupError("no queued stage is accepted")
+
 
 class RandomQueue(list):
     """Starts a uniformly random ready stage, drawn from its own generator."""
@@ -97,5 +123,14 @@ class RandomQueue(list):
 
     def pop(self) -> StageRef:  # type: ignore[override]
         k = int(self._random() * len(self))
+        self[k], self[-1] = self[-1], self[k]
+        return super().pop()
+
+    def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:
+        """A uniformly random stage among the accepted ones (one draw, as :meth:`pop`)."""
+        accepted = [k for k, (job, stage) in enumerate(self) if accept(job, stage)]
+        if not accepted:
+            raise LookupError("no queued stage is accepted")
+        k = accepted[int(self._random() * len(accepted))]
         self[k], self[-1] = self[-1], self[k]
         return super().pop()

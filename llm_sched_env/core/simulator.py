@@ -1,28 +1,29 @@
-"""Event-driven simulator of compound-LLM jobs on a regular and an LLM executor pool.
+"""Event-driven simulator of compound-LLM jobs on a cluster of named executor pools.
 
-Time advances from instant to instant (a job arrival or a stage completion). All events
-of one instant are applied before any stage starts at that instant. Execution is
-non-preemptive and each executor runs one stage at a time. After the events of an
-instant, each pool with free executors either starts all of its ready stages (when they
-fit: the choice does not matter) or needs a decision. With a fast-path ``policy`` the
-pool's :class:`ReadyQueue` decides by itself; without one, :meth:`Simulator.advance`
-stops and the caller picks stages with :meth:`Simulator.dispatch`.
+Time advances from instant to instant (a job arrival or an executor event). All events of
+one instant are applied before any pool starts work at that instant. How a pool runs its
+stages is its executor model (:mod:`llm_sched_env.core.executors`): the paper's
+single-stream executors run one stage at a time; continuous-batching executors run
+iterations of many sequences. A pool whose choice does not matter (its ready stages all
+fit) starts them all; otherwise, with a fast-path ``policy`` the pool's
+:class:`ReadyQueue` decides, and without one :meth:`Simulator.advance` stops and the caller
+picks stages with :meth:`Simulator.dispatch`.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
+from itertools import count
 from heapq import heappop, heappush
 from typing import NamedTuple, Protocol
 
-from llm_sched_env.core.job import KIND_NAMES, JobSpec
+from llm_sched_env.core.cluster import Cluster
+from llm_sched_env.core.executors import ExecutorPool, SingleStream
+from llm_sched_env.core.job import DEFAULT_POOLS, JobSpec, JobSpecError
 from llm_sched_env.core.queues import FifoQueue, ReadyQueue
 from llm_sched_env.core.results import Results
-from llm_sched_env.core.state import BLOCKED, DONE, READY, RUNNING, JobState
-
-POOLS = (0, 1)  # indexed by stage kind: REGULAR, LLM
+from llm_sched_env.core.state import BLOCKED, DONE, READY, JobState
 
 
 class FastPolicy(Protocol):
@@ -43,45 +44,91 @@ class ScheduledStage(NamedTuple):
     end: float
 
 
+class EventHeap:
+    """The simulator's timed events ``(time, seq, pool index, executor, token)``.
+
+    ``seq`` breaks ties: events of one instant are applied in the order they were scheduled.
+    """
+
+    __slots__ = ("events", "seq")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, int, int, int, object]] = []
+        self.seq = count()
+
+    def scheduler(self, pool: int) -> Callable[[float, int, object], None]:
+        """How pool ``pool`` puts its events on the heap: ``schedule(time, executor, token)``."""
+        return _Schedule(self.events, self.seq, pool)
+
+
+class _Schedule:
+    """Puts one pool's events on the heap (a class, so that simulators deep-copy and pickle)."""
+
+    __slots__ = ("events", "pool", "seq")
+
+    def __init__(self, events: list, seq: count, pool: int) -> None:
+        self.events, self.seq, self.pool = events, seq, pool
+
+    def __call__(self, time: float, executor: int, token: object) -> None:
+        heappush(self.events, (time, next(self.seq), self.pool, executor, token))
+
+
 class Simulator:
-    """Simulates ``jobs`` (sorted by ``(arrival, job_id)``) on ``num_regular`` + ``num_llm`` executors.
+    """Simulates ``jobs`` (sorted by ``(arrival, job_id)``) on a cluster.
 
-    ``jobs`` may be any iterable, including a lazy generator: jobs are pulled as they
-    arrive and released when they finish, so memory stays flat over long runs.
+    The cluster is ``cluster`` or, as in the paper, ``num_regular`` regular and ``num_llm``
+    single-stream LLM executors (:meth:`Cluster.paper`). ``jobs`` may be any iterable,
+    including a lazy generator: jobs are pulled as they arrive and released when they
+    finish, so memory stays flat over long runs. Every job must finish; a run that would
+    leave one behind raises ``RuntimeError`` naming it.
 
-    ``on_stage_complete(job, stage)`` is called after each stage finishes and the stages it
-    unblocks or reveals are in place; ``on_complete(job, now)`` after a job's last stage.
+    Ready queues come from ``policy.new_queue`` (fast path) or ``queue_factory`` (decision
+    mode; default FIFO). ``on_stage_complete(job, stage)`` is called after each stage
+    finishes and the stages it unblocks or reveals are in place; ``on_complete(job, now)``
+    after a job's last stage.
     """
 
     def __init__(
         self,
         jobs: Iterable[JobSpec],
-        num_regular: int,
-        num_llm: int,
+        num_regular: int | None = None,
+        num_llm: int | None = None,
         policy: FastPolicy | None = None,
         *,
+        cluster: Cluster | None = None,
+        queue_factory: Callable[[], ReadyQueue] | None = None,
         record_schedule: bool = False,
         on_complete: Callable[[JobState, float], None] | None = None,
         on_stage_complete: Callable[[JobState, int], None] | None = None,
     ) -> None:
-        for name, value in (("num_regular", num_regular), ("num_llm", num_llm)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
-        self.num_executors = (num_regular, num_llm)
+        if cluster is None:
+            if num_regular is None or num_llm is None:
+                raise ValueError("cluster: give a Cluster, or num_regular and num_llm")
+            cluster = Cluster.paper(num_regular, num_llm)
+        elif num_regular is not None or num_llm is not None:
+            raise ValueError("cluster: give a Cluster or num_regular and num_llm, not both")
+        if policy is not None and queue_factory is not None:
+            raise ValueError("queue_factory: a fast-path policy makes its own queues")
+        new_queue = policy.new_queue if policy is not None else queue_factory or FifoQueue
+        self.cluster = cluster
         self.policy = policy
         self.now = 0.0
         self.area = 0.0  # integral over time of the number of jobs in the system
         self.results = Results()
         self.active: dict[int, JobState] = {}
-        self.ready: list[ReadyQueue] = [FifoQueue() if policy is None else policy.new_queue() for _ in POOLS]
-        # Free executor ids as stacks; popping gives the lowest id first.
-        self.free: list[list[int]] = [list(range(n - 1, -1, -1)) for n in self.num_executors]
-        self.running: list[dict[int, tuple[JobState, int]]] = [{} for _ in POOLS]
+        self._heap = EventHeap()
+        self.pools: list[ExecutorPool] = [
+            spec.executor.build(spec.name, spec.count, new_queue(), self._heap.scheduler(i))  # type: ignore[arg-type]
+            for i, spec in enumerate(cluster.pools)
+        ]
+        self.ready: list[ReadyQueue] = [pool.queue for pool in self.pools]
+        self.num_executors = tuple(spec.count for spec in cluster.pools)
+        self._push = [pool.push for pool in self.pools]
+        self._paper_layout = cluster.is_paper
+        self._kind_pools = tuple(cluster.pool_of_kind(kind) for kind in range(len(DEFAULT_POOLS)))
         self.schedule: list[ScheduledStage] | None = [] if record_schedule else None
         self._on_complete = on_complete
         self._on_stage_complete = on_stage_complete
-        self._events: list[tuple[float, int, JobState, int, int]] = []
-        self._counter = itertools.count()  # tie-breaker: events at one time pop in start order
         self._arrivals: Iterator[JobSpec] = iter(jobs)
         self._next_job: JobSpec | None = None
         self._num_arrived = 0
@@ -94,26 +141,26 @@ class Simulator:
         return self._next_job is None and not self.active
 
     def decision_pools(self) -> list[int]:
-        """Pools where the choice matters now: more ready stages than free executors."""
-        return [p for p in POOLS if self.free[p] and len(self.ready[p]) > len(self.free[p])]
+        """Pools where a choice is open now (see :meth:`choices`)."""
+        return [i for i, pool in enumerate(self.pools) if pool.needs_decision()]
+
+    def choices(self, pool: int) -> list[tuple[JobState, int]]:
+        """The ready stages of ``pool`` the open decision is among."""
+        return self.pools[pool].choices()
 
     def advance(self) -> bool:
         """Run until a decision is needed (returns True) or all jobs are done (False)."""
         return self._run_until_decision()
 
     def dispatch(self, job: JobState, stage: int) -> None:
-        """Start ready ``stage`` of ``job`` on a free executor of its kind (decision mode)."""
+        """Start ready ``stage`` of ``job`` on its pool (decision mode)."""
         if self.policy is not None:
             raise RuntimeError("dispatch() is for decision mode; this simulator has a fast-path policy")
         if self.active.get(job.spec.job_id) is not job:
             raise ValueError(f"job {job.spec.job_id} is not in the system")
-        pool = job.spec.kinds[stage]
-        if not self.free[pool]:
-            raise ValueError(
-                f"no free {KIND_NAMES[pool]} executor for stage {stage} of job {job.spec.job_id}"
-            )
-        self.ready[pool].remove(job, stage)
-        self._start(job, stage, pool)
+        if not 0 <= stage < job.spec.num_stages or job.status[stage] != READY:
+            raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready")
+        self.pools[job.pools[stage]].dispatch(job, stage, self.now)
 
     def run(self) -> Results:
         """Fast path: run every job to completion under the policy given at construction."""
@@ -136,49 +183,74 @@ class Simulator:
                 f"(arrival {spec.arrival}) follows job {previous.job_id} (arrival {previous.arrival})"
             )
 
-    def _start(self, job: JobState, stage: int, pool: int) -> None:
-        executor = self.free[pool].pop()
-        now = self.now
-        job.status[stage] = RUNNING
-        job.since[stage] = now
-        self.running[pool][executor] = (job, stage)
-        heappush(self._events, (now + job.spec.durations[stage], next(self._counter), job, stage, executor))
+    def _bind(self, job: JobState) -> None:
+        """Map the job's stages to pool indices, checking them against the cluster."""
+        spec = job.spec
+        if spec.pools is None and self._paper_layout:
+            return  # job.pools is spec.kinds: pool 0 is "regular", pool 1 "llm"
+        cluster = self.cluster
+        names = spec.pools or tuple(DEFAULT_POOLS[kind] for kind in spec.kinds)
+        pools = []
+        for i, (name, kind) in enumerate(zip(names, spec.kinds, strict=True)):
+            index = cluster.index.get(name)
+            if index is None:
+                raise JobSpecError(
+                    f"job {spec.job_id} stages[{i}].pool",
+                    f"no pool {name!r} in the cluster (pools: {list(cluster.index)})",
+                )
+            pool = cluster.pools[index]
+            if pool.kind_code != kind:
+                raise JobSpecError(
+                    f"job {spec.job_id} stages[{i}].pool", f"pool {name!r} runs {pool.kind} stages"
+                )
+            model = pool.executor
+            if not isinstance(model, SingleStream):
+                call = spec.calls[i] if spec.calls is not None else None
+                if call is None:
+                    raise JobSpecError(
+                        f"job {spec.job_id} stages[{i}].prompt_tokens",
+                        f"pool {name!r} runs {model.name} and needs the stage in tokens",
+                    )
+                if call.prompt_tokens + call.max_tokens > model.context_limit:
+                    raise JobSpecError(
+                        f"job {spec.job_id} stages[{i}].max_tokens",
+                        f"prompt_tokens {call.prompt_tokens} + max_tokens {call.max_tokens} exceeds "
+                        f"the context limit {model.context_limit} of pool {name!r}",
+                    )
+            pools.append(index)
+        job.pools = pools
+
+    def _stuck(self) -> RuntimeError:
+        job = min(self.active.values(), key=lambda j: j.rank)
+        return RuntimeError(
+            f"job {job.spec.job_id} did not finish: no event is left at t={self.now} "
+            f"with {len(self.active)} jobs unfinished"
+        )
 
     def _run_until_decision(self) -> bool:
         """The event loop; returns True when a pool needs an outside decision, False when done.
 
-        One instant at a time: start what can start (drain a pool whose ready stages fit,
-        let the fast-path policy pick otherwise), then jump to the next event time and
-        apply every completion and arrival there. Inlined for speed.
+        One instant at a time: let every pool start what can start (or stop for an outside
+        decision), then jump to the next event time and apply every event and arrival
+        there. Inlined for speed.
         """
-        events = self._events
-        ready = self.ready
-        free = self.free
-        running = self.running
+        events = self._heap.events
+        pools = self.pools
+        push = self._push
         active = self.active
-        counter = self._counter
         schedule = self.schedule
         on_complete = self._on_complete
         on_stage_complete = self._on_stage_complete
         record = self.results.record
-        policy_decides = self.policy is not None
-        pools = list(zip(free, ready, running, strict=True))
+        decide = self.policy is None
+        finished: list[tuple[JobState, int]] = []
         now = self.now
         while True:
-            # 1. Start stages at `now`: all of a pool's ready stages when they fit, else
-            #    the policy's picks, or stop for an outside decision.
+            # 1. Every pool starts what it can at `now`, or stops for an outside decision.
             needs_decision = False
-            for free_here, queue, running_here in pools:
-                while free_here and queue:
-                    if not policy_decides and len(queue) > len(free_here):
-                        needs_decision = True
-                        break
-                    job, stage = queue.pop()
-                    executor = free_here.pop()
-                    job.status[stage] = RUNNING
-                    job.since[stage] = now
-                    running_here[executor] = (job, stage)
-                    heappush(events, (now + job.spec.durations[stage], next(counter), job, stage, executor))
+            for pool in pools:
+                if pool.start(now, decide):
+                    needs_decision = True
             if needs_decision:
                 return True
             # 2. Jump to the next instant.
@@ -187,56 +259,62 @@ class Simulator:
             if next_job is not None and next_job.arrival < t:
                 t = next_job.arrival
             if t == math.inf:
+                if active:
+                    raise self._stuck()
                 return False
             self.area += len(active) * (t - now)
             self.now = now = t
-            # 3. Apply every completion at `now`.
+            # 3. Apply every event at `now`, each with the stages it finished.
             while events and events[0][0] == now:
-                _, _, job, stage, executor = heappop(events)
-                spec = job.spec
-                kinds = spec.kinds
-                pool = kinds[stage]
-                del running[pool][executor]
-                free[pool].append(executor)
-                status = job.status
-                since = job.since
-                if schedule is not None:
-                    schedule.append(ScheduledStage(pool, executor, spec.job_id, stage, since[stage], now))
-                status[stage] = DONE
-                since[stage] = now
-                job.remaining -= 1
-                if job.remaining:
-                    pending = job.pending_parents
-                    for child in spec.children[stage]:
-                        pending[child] -= 1
-                        if pending[child] == 0 and status[child] == BLOCKED:
-                            status[child] = READY
-                            since[child] = now
-                            ready[kinds[child]].push(job, child)
-                    for revealed in spec.reveals[stage]:
-                        since[revealed] = now
-                        if pending[revealed]:
-                            status[revealed] = BLOCKED
-                        else:
-                            status[revealed] = READY
-                            ready[kinds[revealed]].push(job, revealed)
-                if on_stage_complete is not None:
-                    on_stage_complete(job, stage)
-                if not job.remaining:
-                    del active[spec.job_id]
-                    record(spec.job_id, spec.app, spec.arrival, now)
-                    if on_complete is not None:
-                        on_complete(job, now)
+                _, _, pool, executor, token = heappop(events)
+                pools[pool].on_event(executor, token, now, finished)
+                for job, stage in finished:
+                    spec = job.spec
+                    status = job.status
+                    since = job.since
+                    if schedule is not None:
+                        schedule.append(
+                            ScheduledStage(job.pools[stage], executor, spec.job_id, stage, since[stage], now)
+                        )
+                    status[stage] = DONE
+                    since[stage] = now
+                    job.remaining -= 1
+                    if job.remaining:
+                        pending = job.pending_parents
+                        job_pools = job.pools
+                        for child in spec.children[stage]:
+                            pending[child] -= 1
+                            if pending[child] == 0 and status[child] == BLOCKED:
+                                status[child] = READY
+                                since[child] = now
+                                push[job_pools[child]](job, child)
+                        for revealed in spec.reveals[stage]:
+                            since[revealed] = now
+                            if pending[revealed]:
+                                status[revealed] = BLOCKED
+                            else:
+                                status[revealed] = READY
+                                push[job_pools[revealed]](job, revealed)
+                    if on_stage_complete is not None:
+                        on_stage_complete(job, stage)
+                    if not job.remaining:
+                        del active[spec.job_id]
+                        record(spec.job_id, spec.app, spec.arrival, now)
+                        if on_complete is not None:
+                            on_complete(job, now)
+                finished.clear()
             # 4. Admit every arrival at `now`.
             while next_job is not None and next_job.arrival == now:
                 job = JobState(next_job, self._num_arrived, now)
+                self._bind(job)
                 self._num_arrived += 1
                 active[next_job.job_id] = job
+                job_pools = job.pools
                 for stage in next_job.visible_at_arrival:
                     if job.pending_parents[stage]:
                         job.status[stage] = BLOCKED
                     else:
                         job.status[stage] = READY
-                        ready[next_job.kinds[stage]].push(job, stage)
+                        push[job_pools[stage]](job, stage)
                 self._pull_next_job()
                 next_job = self._next_job

@@ -16,10 +16,11 @@ class JobState:
     """A job in the system: which stages are revealed, ready, running or done.
 
     ``since[i]`` is the time stage ``i`` entered its current status. ``rank`` is the
-    job's position in arrival order (ties broken by ``job_id``).
+    job's position in arrival order (ties broken by ``job_id``). ``pools[i]`` is the index
+    of the cluster pool stage ``i`` runs on.
     """
 
-    __slots__ = ("pending_parents", "rank", "remaining", "since", "spec", "status")
+    __slots__ = ("pending_parents", "pools", "rank", "remaining", "since", "spec", "status")
 
     def __init__(self, spec: JobSpec, rank: int, now: float) -> None:
         self.spec = spec
@@ -29,6 +30,7 @@ class JobState:
         self.since = [now] * n
         self.pending_parents = [len(p) for p in spec.parents]
         self.remaining = n
+        self.pools: tuple[int, ...] | list[int] = spec.kinds
 
     @property
     def job_id(self) -> int:

@@ -162,12 +162,11 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             self._draw_jobs(seed),
             cfg.num_regular,
             cfg.num_llm,
+            queue_factory=self._encoder.new_queue,  # FCFS order, indexed for observations
             record_schedule=self.render_mode == "rgb_array",
             on_complete=self._on_complete,
             on_stage_complete=self._encoder.table.stage_completed,
         )
-        # The encoder's queues keep ready stages in FCFS order and index them for observations.
-        sim.ready[:] = [self._encoder.new_queue() for _ in sim.ready]
         self._sim = sim
         self._area = 0.0
         self._jcts = []

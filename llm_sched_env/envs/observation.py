@@ -31,7 +31,7 @@ from array import array
 import numpy as np
 from gymnasium import spaces
 
-from llm_sched_env.core import BLOCKED, LLM, POOLS, READY, RUNNING, JobState, Simulator
+from llm_sched_env.core import BLOCKED, LLM, READY, RUNNING, JobState, Simulator
 from llm_sched_env.envs.config import APP_CLASSES, NUM_POOLS, CompoundLLMConfig
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.stage_table import (
@@ -113,7 +113,7 @@ class ObservationEncoder:
         self._pools_offset = x * NUM_EXECUTOR_FEATURES
         self._executor_start = Rows(1, x, "d")
         self._executor_scale = Rows(1, x, "d")
-        self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in POOLS]
+        self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in range(NUM_POOLS)]
 
         self._slot_index = np.arange(s, dtype=np.int32)
         self.slot_keys: list[int] = []  # FCFS keys of the shown stages, slot by slot
@@ -129,7 +129,7 @@ class ObservationEncoder:
 
     def reset(self) -> None:
         self.table.clear()
-        self._executor_runs = [{} for _ in POOLS]
+        self._executor_runs = [{} for _ in range(NUM_POOLS)]
         for row, pool in enumerate(self._executor_pool):
             self._set_idle(row, pool)
 
@@ -140,7 +140,7 @@ class ObservationEncoder:
     # ------------------------------------------------------------------- encoding
     def encode(self, sim: Simulator) -> dict[str, np.ndarray]:
         """The observation of ``sim`` now; also sets ``slot_keys``, ``action_mask`` and the counts."""
-        free, ready = sim.free, sim.ready
+        free, ready = [pool.free for pool in sim.pools], sim.ready
         deciding = (
             bool(free[0]) and len(ready[0].keys) > len(free[0]),
             bool(free[1]) and len(ready[1].keys) > len(free[1]),
@@ -283,8 +283,8 @@ class ObservationEncoder:
         """Update the rows of the executors that started or finished a stage since last time."""
         runs = self._executor_runs
         offset = 0
-        for pool in POOLS:
-            running = sim.running[pool]
+        for pool in range(NUM_POOLS):
+            running = sim.pools[pool].executors
             seen = runs[pool]
             if running != seen:
                 for executor in seen:
@@ -320,11 +320,11 @@ class ObservationEncoder:
         self._context_rows.data[self._pools_offset :] = array(
             "f",
             (
-                len(sim.free[0]) / n_regular,
+                len(sim.pools[0].free) / n_regular,
                 ready_regular / (ready_regular + n_regular),
                 deciding[0],
                 unshown[0] / (unshown[0] + slots),
-                len(sim.free[1]) / n_llm,
+                len(sim.pools[1].free) / n_llm,
                 ready_llm / (ready_llm + n_llm),
                 deciding[1],
                 unshown[1] / (unshown[1] + slots),
@@ -366,8 +366,8 @@ def _executor_row(pool: int, app: int | None = None) -> array:
     return row
 
 
-_IDLE = tuple(_executor_row(pool) for pool in POOLS)
-_BUSY = tuple(tuple(_executor_row(pool, app) for app in range(len(APP_CLASSES))) for pool in POOLS)
+_IDLE = tuple(_executor_row(pool) for pool in range(NUM_POOLS))
+_BUSY = tuple(tuple(_executor_row(pool, app) for app in range(len(APP_CLASSES))) for pool in range(NUM_POOLS))
 
 
 class _Parts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from llm_sched_env.core import KIND_NAMES, POOLS, STATUS_NAMES, Simulator
+from llm_sched_env.core import KIND_NAMES, STATUS_NAMES, Simulator
 from llm_sched_env.envs.config import APP_CLASSES, CompoundLLMConfig
 from llm_sched_env.envs.observation import ObservationEncoder
 from llm_sched_env.envs.stage_table import STAGE_BITS, STAGE_MASK, app_class
@@ -18,11 +18,8 @@ def text(sim: Simulator, encoder: ObservationEncoder, config: CompoundLLMConfig)
     lines = [
         f"t={sim.now:.2f}s  jobs in system {len(sim.active)}  finished {len(sim.results)}/{config.num_jobs}"
     ]
-    for pool in POOLS:
-        n = sim.num_executors[pool]
-        lines.append(
-            f"  {KIND_NAMES[pool]:<8} busy {n - len(sim.free[pool])}/{n}  ready {len(sim.ready[pool])}"
-        )
+    for pool in sim.pools:
+        lines.append(f"  {pool.name:<8} busy {pool.busy_executors()}/{pool.count}  ready {len(pool.queue)}")
     mask = encoder.action_mask
     lines.append(f"  shown stages (valid actions marked *; {encoder.hidden_ready} ready stages not shown):")
     for slot, key in enumerate(encoder.slot_keys[:_ROWS_SHOWN]):
@@ -59,9 +56,9 @@ def gantt(sim: Simulator, config: CompoundLLMConfig) -> np.ndarray:
 
     for record in sim.schedule or ():
         add(record.pool, record.executor, apps[record.job_id], record.start, record.end)
-    for pool in POOLS:
-        for executor, (job, stage) in sim.running[pool].items():
-            add(pool, executor, apps[job.spec.job_id], job.since[stage], sim.now)
+    for index, pool in enumerate(sim.pools):
+        for executor, job, stage in pool.running():
+            add(index, executor, apps[job.spec.job_id], job.since[stage], sim.now)
 
     fig = Figure(figsize=(8, 1.5 + 0.25 * len(bars)), dpi=80)
     canvas = FigureCanvasAgg(fig)

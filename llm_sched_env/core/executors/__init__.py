@@ -1,0 +1,24 @@
+"""Executor models: how a pool's executors run stages. One module per model.
+
+A model is a frozen dataclass of its constants with ``name``, ``to_dict()`` and
+``build(name, count, queue, schedule)``, which returns the pool's runtime, an
+:class:`~llm_sched_env.core.executors.base.ExecutorPool`. Add a model by writing its module
+and listing it in :data:`EXECUTOR_MODELS`.
+"""
+
+from llm_sched_env.core.executors.base import ExecutorPool
+from llm_sched_env.core.executors.continuous_batching import BatchingPool, ContinuousBatching
+from llm_sched_env.core.executors.single_stream import SingleStream, SingleStreamPool
+
+EXECUTOR_MODELS = {model.name: model for model in (SingleStream, ContinuousBatching)}
+ExecutorModel = SingleStream | ContinuousBatching
+
+__all__ = [
+    "EXECUTOR_MODELS",
+    "BatchingPool",
+    "ContinuousBatching",
+    "ExecutorModel",
+    "ExecutorPool",
+    "SingleStream",
+    "SingleStreamPool",
+]
