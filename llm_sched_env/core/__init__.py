@@ -46,6 +46,6 @@ __all__ = [
     "ReadyQueue",
     "Results",
     "ScheduledStage",
-    "SingleStream",
     "Simulator",
+    "SingleStream",
 ]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from itertools import count
 from heapq import heappop, heappush
+from itertools import count
 from typing import NamedTuple, Protocol
 
 from llm_sched_env.core.cluster import Cluster
