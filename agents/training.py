@@ -59,17 +59,17 @@ class Validation(BaseCallback):
         """Validate ``model`` now; save it as the best if it beats every earlier validation."""
         jct = float(np.mean(Agent(model).mean_jcts(self.env_config, self.seeds)))
         entry = {"timesteps": step, "mean_jct": jct, "ps_tcs_mean_jct": self.reference}
-        entry["reduction_vs_ps_tcs"] = 1.0 - jct / self.reference
+        entry["change_vs_ps_tcs"] = jct / self.reference - 1.0  # negative: lower JCT than PS-TCS
         self.history.append(entry)
         logger.record("validation/mean_jct", jct)
-        logger.record("validation/reduction_vs_ps_tcs", entry["reduction_vs_ps_tcs"])
+        logger.record("validation/change_vs_ps_tcs", entry["change_vs_ps_tcs"])
         logger.dump(step)
         if self.best is None or jct < self.best["mean_jct"]:
             self.best = entry
             model.save(self.best_path)
         print(
             f"validation at {step} steps: mean JCT {jct:.1f} s (PS-TCS {self.reference:.1f} s, "
-            f"{100 * entry['reduction_vs_ps_tcs']:+.1f} %)",
+            f"{100 * entry['change_vs_ps_tcs']:+.1f} %)",
             file=sys.stderr,
         )
         return entry

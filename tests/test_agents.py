@@ -139,7 +139,7 @@ def test_evaluate_prints_and_writes_table1_rows(trained: Path, tmp_path: Path) -
     for row in rows:
         assert row["seeds"] == 2 and row["mean_jct"] > 0 and row["ci95"] is not None
     agent_row = rows[3]
-    assert set(agent_row["reduction_vs"]) == {"FCFS", "RS", "PS-TCS"}
+    assert set(agent_row["change_vs"]) == {"FCFS", "RS", "PS-TCS"}
     assert {row["arrival_rate"] for row in rows} == {DEFAULT_ARRIVAL_RATE}
     slower = tmp_path / "slower.json"
     argv = ["evaluate", "--model", model, "--seeds", "1", "--jobs", "8", "--arrival-rate", "0.2,0.3"]

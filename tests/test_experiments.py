@@ -14,9 +14,9 @@ from llm_sched_env.experiments import (
     CellConfig,
     Grid,
     ResultStore,
+    changes,
     mean_ci,
-    paired_reduction,
-    reductions,
+    paired_change,
     run_cell,
     run_cells,
     summarize,
@@ -68,21 +68,21 @@ def test_mean_ci_hand_computed() -> None:
     assert mean_ci([7.0]).ci is None
 
 
-def test_paired_reduction_hand_computed() -> None:
+def test_paired_change_hand_computed() -> None:
     # ratio q = 170 / 300; residuals t - q*b = -20/3, +20/3; sd = 20*sqrt(2)/3;
     # se = sd / (sqrt(2) * 150) = 2/45; half-width = t(0.975, 1) * 2/45.
-    est = paired_reduction([100, 200], [50, 120])
-    assert est.value == pytest.approx(1 - 170 / 300)
+    est = paired_change([100, 200], [50, 120])
+    assert est.value == pytest.approx(170 / 300 - 1)
     assert est.ci == pytest.approx(12.706204736 * 2 / 45, rel=1e-8)
-    # Constant relative reduction on every seed: no uncertainty left.
-    exact = paired_reduction([100, 300, 500], [53, 159, 265])
-    assert exact.value == pytest.approx(0.47)
+    # The same relative change on every seed: no uncertainty left. Lower JCT: negative.
+    exact = paired_change([100, 300, 500], [53, 159, 265])
+    assert exact.value == pytest.approx(-0.47)
     assert exact.ci == pytest.approx(0.0, abs=1e-12)
 
 
 def test_statistics_reject_bad_input() -> None:
     with pytest.raises(ValueError, match="treatment"):
-        paired_reduction([1, 2], [1])
+        paired_change([1, 2], [1])
     with pytest.raises(ValueError, match="values"):
         mean_ci([])
     with pytest.raises(ValueError, match="df"):
@@ -252,7 +252,7 @@ def _record(policy: str, r: int, seed: int, mean_jct: float, num_jobs: int = 500
     }
 
 
-def test_ps_tcs_reduction_per_setting() -> None:
+def test_ps_tcs_change_per_setting() -> None:
     records = [
         _record("fcfs", 10, 0, 900.0),
         _record("fcfs", 10, 1, 1000.0),
@@ -270,12 +270,12 @@ def test_ps_tcs_reduction_per_setting() -> None:
     ]
     assert [row.paper for row in rows] == [893, 812, 474]
     assert rows[0].deviation == pytest.approx(950 / 893 - 1)
-    reds = {red.baseline: red for red in reductions(rows, "PS-TCS")}
-    assert set(reds) == {"FCFS", "RS"}
-    assert reds["FCFS"].estimate.value == pytest.approx(1 - 950 / 1900)
-    assert reds["FCFS"].estimate.ci == pytest.approx(paired_reduction([900, 1000], [500, 450]).ci)
-    assert reds["RS"].estimate.value == pytest.approx(1 - 950 / 1500)
-    assert reds["FCFS"].paper == pytest.approx(1 - 474 / 893)
+    found = {change.baseline: change for change in changes(rows, "PS-TCS")}
+    assert set(found) == {"FCFS", "RS"}
+    assert found["FCFS"].estimate.value == pytest.approx(950 / 1900 - 1)
+    assert found["FCFS"].estimate.ci == pytest.approx(paired_change([900, 1000], [500, 450]).ci)
+    assert found["RS"].estimate.value == pytest.approx(950 / 1500 - 1)
+    assert found["FCFS"].paper == pytest.approx(474 / 893 - 1)
 
 
 def test_paper_values_only_for_the_papers_workload() -> None:
@@ -293,7 +293,7 @@ def test_table1_json_rows(tmp_path, capsys) -> None:
     argv = ["table1", "--seeds", "2", "--jobs", "30", "--workers", "2", "--no-progress", "--json", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "PS-TCS reduction vs FCFS" in printed
+    assert "PS-TCS vs FCFS: " in printed
     doc = json.loads(out.read_text())
     assert list(doc) == ["rows"]
     rows = doc["rows"]
@@ -305,7 +305,7 @@ def test_table1_json_rows(tmp_path, capsys) -> None:
         assert row["seeds"] == 2
         assert math.isfinite(row["mean_jct"]) and row["ci95"] >= 0
         assert row["paper"] is None  # 30 jobs is not the paper's workload
-    assert set(rows[2]["reduction_vs"]) == {"FCFS", "RS"}
+    assert set(rows[2]["change_vs"]) == {"FCFS", "RS"}
 
 
 def test_bench_json_rows_resume_and_plot(tmp_path, capsys) -> None:

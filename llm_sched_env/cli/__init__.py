@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from llm_sched_env.extras import MissingExtraError
+
 # Each module defines ``add_parser(subparsers)`` registering its subcommand with a
 # ``func(args) -> int`` default. Imported lazily so `llm-sched --help` stays fast.
 COMMAND_MODULES = (
@@ -33,9 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``llm-sched`` with ``argv`` (default: the process's arguments); returns the exit status.
+
+    Bad options exit with status 2 and argparse's message naming the option; errors of
+    the run itself (bad values, files, a missing optional dependency) with status 2 and
+    one line ``llm-sched COMMAND: error: ...``, never a traceback.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a bad option (2), already printed
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return args.func(args)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, MissingExtraError) as err:
         print(f"llm-sched {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -6,26 +6,27 @@ Also holds the run-and-report steps ``llm-sched table1`` shares.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from llm_sched_env.cli.options import add_command, int_in, output_file
 from llm_sched_env.experiments import (
     CellConfig,
     Grid,
     ResultStore,
+    changes,
     get_policy,
     policy_keys,
-    reductions,
     run_cells,
     summarize,
 )
 from llm_sched_env.experiments.paper import paper_value
 from llm_sched_env.experiments.plots import plot_comparison
 from llm_sched_env.experiments.report import format_table, rows_document, write_json
+from llm_sched_env.extras import require_extra
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
 
@@ -33,52 +34,66 @@ def add_arrival_rate_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--arrival-rate",
         default=str(DEFAULT_ARRIVAL_RATE),
-        help=f"comma list of Poisson arrival rates, jobs/s (default: calibrated {DEFAULT_ARRIVAL_RATE})",
+        help="comma list of Poisson arrival rates in jobs/s; the default is the calibrated rate",
     )
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options of every grid command: outputs, the resumable results file and workers."""
-    p.add_argument("--json", metavar="PATH", help='write {"rows": [...]} here')
-    p.add_argument("--plot", metavar="PATH", help="write a PNG: mean JCT bars with CIs, and JCT CDFs")
+    p.add_argument("--json", metavar="PATH", type=output_file, help='write {"rows": [...]} here')
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        type=output_file,
+        help="write a PNG: mean JCT bars with CIs, and JCT CDFs (needs the plot extra)",
+    )
     p.add_argument(
         "--results",
         metavar="PATH",
+        type=output_file,
         help="JSON Lines file of per-cell results; finished cells in it are skipped (resume)",
     )
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: one per CPU)")
+    add_workers_option(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def add_workers_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers", type=int_in(1), default=None, help="worker processes (when omitted: one per CPU)"
+    )
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "bench",
         help="compare policies over a grid of settings and seeds",
         description="Run every combination of policies, RxL settings, seeds (common random numbers), "
-        "job counts, arrival rates and mixes; print mean JCT ± 95 % CI per policy and setting. "
+        "job counts, arrival rates and mixes; print mean JCT ± 95 % CI per policy and setting, and the "
+        "treatment's relative change against each other policy (-20.3 % = 20.3 % lower mean JCT). "
         "Example: llm-sched bench --policies fcfs,ps-tcs --settings 10x10,20x20 --seeds 5",
     )
     p.add_argument(
         "--policies",
         default="fcfs,rs,ps-tcs",
-        help=f"comma list of registered policies ({', '.join(policy_keys())})",
+        help=f"comma list of registered policies ({', '.join(policy_keys())}) or agent:PATH",
     )
     p.add_argument(
         "--settings", default="10x10", help="comma list of RxL executor settings, e.g. 10x10,20x20"
     )
-    p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
+    p.add_argument("--seeds", type=int_in(1), default=5, help="number of seeds (0..N-1)")
     p.add_argument("--jobs", default="500", help="comma list of job counts")
     add_arrival_rate_option(p)
     p.add_argument(
         "--mix",
         action="append",
         help="app weights a,b,c in the order task_automation,code_generation,sorting "
-        "(default equal; repeat for several mixes)",
+        "(when omitted: equal; repeat for several mixes)",
     )
     p.add_argument(
         "--treatment",
         default=None,
-        help="policy whose reduction against the others is reported (default: ps-tcs when run)",
+        help="policy whose relative change against the others is reported (when omitted: ps-tcs, if run)",
     )
     add_run_options(p)
     p.set_defaults(func=run)
@@ -99,8 +114,6 @@ def _setting(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.seeds < 1:
-        raise ValueError(f"--seeds: must be >= 1, got {args.seeds}")
     policies = tuple(get_policy(name).key for name in _split("--policies", args.policies, str))
     mixes = tuple(_split("--mix", mix, float) for mix in args.mix) if args.mix else (None,)
     grid = Grid(
@@ -140,10 +153,8 @@ def execute(
     paper: Callable[[Mapping[str, Any]], float | None] = paper_value,
 ) -> int:
     """Run ``cells`` (resuming from ``--results``), print the table, write ``--json``/``--plot``."""
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers: must be >= 1, got {args.workers}")
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise ValueError("--plot: needs matplotlib (pip install 'llm-sched-env[plot]')")
+    if args.plot:
+        require_extra("plot", "--plot")
     store = ResultStore(args.results) if args.results else ResultStore()
     if store.repaired_bytes:
         print(
@@ -164,12 +175,12 @@ def execute(
         return 130
     elapsed = time.perf_counter() - start
     rows = summarize(records, paper)
-    reds = reductions(rows, treatment) if treatment else []
-    print(format_table(rows, reds, title=title))
+    found = changes(rows, treatment) if treatment else []
+    print(format_table(rows, found, title=title))
     ran = len(cells) - resumed
     print(f"{len(cells)} cells ({ran} run, {resumed} resumed) in {elapsed:.1f} s with {workers} workers")
     if args.json:
-        write_json(rows_document(rows, reds), args.json)
+        write_json(rows_document(rows, found), args.json)
         print(f"wrote {args.json}")
     if args.plot:
         cdf = next(r.setting for r in rows if (r.setting.num_regular, r.setting.num_llm) == cdf_setting)

@@ -7,24 +7,38 @@ import json
 
 import numpy as np
 
+from llm_sched_env.cli.options import add_command, int_in, output_file
 from llm_sched_env.experiments.policies import get_policy, policy_keys, run_episode
 from llm_sched_env.workloads import Workload
 from llm_sched_env.workloads.trace import read_trace
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("simulate", help="simulate one policy and print the mean JCT")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--trace", help="JSON Lines trace to replay")
-    source.add_argument("--jobs", type=int, help="number of jobs of the default workload")
-    p.add_argument("--seed", type=int, default=0, help="workload seed (with --jobs) and RS seed")
-    p.add_argument(
-        "--policy", default="fcfs", help=f"a registered policy ({', '.join(policy_keys())}, agent:PATH)"
+    p = add_command(
+        subparsers,
+        "simulate",
+        help="simulate one policy and print the mean JCT",
+        description="Run one policy on a trace (--trace) or on jobs of the default workload (--jobs, "
+        "--seed) with R regular and L LLM executors; print the mean JCT overall and per application, "
+        "or one JSON object (--json), and optionally every job's outcome as CSV. "
+        "Example: llm-sched simulate --jobs 500 --seed 0 --policy ps-tcs --regular 10 --llm 10",
     )
-    p.add_argument("--regular", type=int, default=10, help="regular executors R")
-    p.add_argument("--llm", type=int, default=10, help="LLM executors L")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--trace", metavar="PATH", help="JSON Lines trace to replay")
+    source.add_argument("--jobs", type=int_in(1), help="number of jobs of the default workload")
+    p.add_argument("--seed", type=int_in(0), default=0, help="workload seed (with --jobs) and RS seed")
+    p.add_argument(
+        "--policy", default="fcfs", help=f"a registered policy ({', '.join(policy_keys())}) or agent:PATH"
+    )
+    p.add_argument("--regular", type=int_in(1), default=10, help="regular executors R")
+    p.add_argument("--llm", type=int_in(1), default=10, help="LLM executors L")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--csv", help="write per-job results (job_id, app, arrival, finish, jct) here")
+    p.add_argument(
+        "--csv",
+        metavar="PATH",
+        type=output_file,
+        help="write per-job results (job_id, app, arrival, finish, jct) here",
+    )
     p.set_defaults(func=run)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from llm_sched_env.baselines import FCFS
+from llm_sched_env.cli.options import add_command, int_in
 from llm_sched_env.core import Simulator
 from llm_sched_env.workloads import Workload
 
@@ -102,15 +103,20 @@ BENCHMARKS: list[Callable[[int], dict[str, float]]] = [core_figures, env_figures
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("speed", help="print speed figures (medians of repeated runs)")
-    p.add_argument("--repeats", type=int, default=15, help="timed runs per figure")
+    p = add_command(
+        subparsers,
+        "speed",
+        help="print speed figures (medians of repeated runs)",
+        description="Time the fast path (one 500-job FCFS episode at R=L=10, and drawing its jobs), "
+        "CompoundLLM-v0 and CompoundLLMSmall-v0 steps with masked random actions, and building one "
+        "observation; print the median of --repeats runs of each, after a warm-up run.",
+    )
+    p.add_argument("--repeats", type=int_in(1), default=15, help="timed runs per figure")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.repeats < 1:
-        raise ValueError(f"--repeats: must be >= 1, got {args.repeats}")
     figures: dict[str, float] = {}
     for bench in BENCHMARKS:
         figures.update(bench(args.repeats))

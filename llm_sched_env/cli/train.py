@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 from llm_sched_env.agents.config import ALGORITHMS, POLICY_KINDS, CloningConfig, TrainConfig
+from llm_sched_env.cli.options import add_command, int_in, output_directory
+from llm_sched_env.extras import require_extra
 
 _DEFAULTS = TrainConfig()
 _CLONING = CloningConfig()
@@ -24,21 +26,22 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "train",
         help="train a learned scheduler (behaviour cloning warm start, then MaskablePPO)",
         description="Clone the paced-SRPT teacher (least remaining estimated work, LLM work scaled by "
         "the job's observed LLM pace) with DAgger, then fine-tune with sb3-contrib's MaskablePPO on "
         "CompoundLLM-v0 (training seeds >= 10000; validation seeds 1000.. pick the best "
         "model; seeds 0..999 stay held out for evaluation). Writes best.zip, final.zip, checkpoints/, "
-        "TensorBoard logs (tb/) and train.json to --out. "
+        "TensorBoard logs (tb/) and train.json to --out. Needs the rl extra. "
         "Example: llm-sched train --policy gnn --env num_jobs=200 --out runs/gnn",
     )
-    p.add_argument("--algo", choices=ALGORITHMS, default=_DEFAULTS.algo)
+    p.add_argument("--algo", choices=ALGORITHMS, default=_DEFAULTS.algo, help="training algorithm")
     p.add_argument("--policy", choices=POLICY_KINDS, default=_DEFAULTS.policy, help="features extractor")
-    p.add_argument("--timesteps", type=int, default=_DEFAULTS.timesteps, help="PPO environment steps")
-    p.add_argument("--n-envs", type=int, default=_DEFAULTS.n_envs, help="vectorized environments")
-    p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    p.add_argument("--timesteps", type=int_in(0), default=_DEFAULTS.timesteps, help="PPO environment steps")
+    p.add_argument("--n-envs", type=int_in(1), default=_DEFAULTS.n_envs, help="vectorized environments")
+    p.add_argument("--seed", type=int_in(0), default=_DEFAULTS.seed, help="seed of the networks and PPO")
     p.add_argument(
         "--env",
         type=parse_assignment,
@@ -47,43 +50,59 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="training environment override, repeatable (e.g. --env num_jobs=100 --env num_regular=10)",
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--out", type=output_directory, required=True, metavar="DIR", help="output directory")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue PPO from this checkpoint zip")
     p.add_argument(
         "--name",
         help="display name of the agent in tables (default DAgger+PPO-GNN, or PPO-GNN with --bc-steps 0)",
     )
-    p.add_argument("--hidden", type=int, default=_DEFAULTS.hidden, help="network width")
+    p.add_argument("--hidden", type=int_in(1), default=_DEFAULTS.hidden, help="network width")
     p.add_argument(
         "--bc-steps",
-        type=int,
+        type=int_in(0),
         default=_CLONING.steps,
         help="states labelled by the teacher for behaviour cloning; 0 skips cloning",
     )
-    p.add_argument("--bc-rounds", type=int, default=_CLONING.rounds, help="DAgger rounds")
-    p.add_argument("--bc-epochs", type=int, default=_CLONING.epochs, help="fitting passes per round")
+    p.add_argument("--bc-rounds", type=int_in(1), default=_CLONING.rounds, help="DAgger rounds")
+    p.add_argument("--bc-epochs", type=int_in(1), default=_CLONING.epochs, help="fitting passes per round")
     p.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate, help="PPO learning rate")
-    p.add_argument("--n-steps", type=int, default=_DEFAULTS.n_steps, help="PPO steps per env per rollout")
-    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    p.add_argument("--n-epochs", type=int, default=_DEFAULTS.n_epochs)
-    p.add_argument("--gamma", type=float, default=_DEFAULTS.gamma)
-    p.add_argument("--clip-range", type=float, default=_DEFAULTS.clip_range)
-    p.add_argument("--ent-coef", type=float, default=_DEFAULTS.ent_coef)
+    p.add_argument(
+        "--n-steps", type=int_in(1), default=_DEFAULTS.n_steps, help="PPO steps per env per rollout"
+    )
+    p.add_argument("--batch-size", type=int_in(1), default=_DEFAULTS.batch_size, help="PPO minibatch size")
+    p.add_argument("--n-epochs", type=int_in(1), default=_DEFAULTS.n_epochs, help="PPO passes per rollout")
+    p.add_argument("--gamma", type=float, default=_DEFAULTS.gamma, help="discount factor")
+    p.add_argument("--clip-range", type=float, default=_DEFAULTS.clip_range, help="PPO clip range")
+    p.add_argument("--ent-coef", type=float, default=_DEFAULTS.ent_coef, help="entropy bonus coefficient")
     p.add_argument(
         "--no-normalize-reward", action="store_true", help="train on raw rewards (default: VecNormalize)"
     )
-    p.add_argument("--checkpoint-every", type=int, default=_DEFAULTS.checkpoint_every, metavar="STEPS")
-    p.add_argument("--validate-every", type=int, default=_DEFAULTS.validate_every, metavar="STEPS")
-    p.add_argument("--validation-seeds", type=int, default=_DEFAULTS.validation_seeds)
+    p.add_argument(
+        "--checkpoint-every",
+        type=int_in(1),
+        default=_DEFAULTS.checkpoint_every,
+        metavar="STEPS",
+        help="save a checkpoint every this many PPO steps",
+    )
+    p.add_argument(
+        "--validate-every",
+        type=int_in(1),
+        default=_DEFAULTS.validate_every,
+        metavar="STEPS",
+        help="validate (and keep the best model) every this many PPO steps",
+    )
+    p.add_argument(
+        "--validation-seeds", type=int_in(1), default=_DEFAULTS.validation_seeds, help="validation episodes"
+    )
     p.add_argument(
         "--validation-env",
         type=parse_assignment,
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="validation setting override (default: the paper's, 500 jobs, R=L=10)",
+        help="validation setting override (when omitted: the paper's, 500 jobs, R=L=10)",
     )
-    p.add_argument("--threads", type=int, default=_DEFAULTS.threads, help="torch threads")
+    p.add_argument("--threads", type=int_in(1), default=_DEFAULTS.threads, help="torch threads")
     p.add_argument("--subprocess", action="store_true", help="SubprocVecEnv instead of DummyVecEnv")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
@@ -139,6 +158,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_extra("rl", "training")
     config = config_from_args(args)
     from llm_sched_env.agents.training import train  # imports torch
 
@@ -149,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     if best is not None:
         print(
             f"best validation: {best['mean_jct']:.1f} s mean JCT at {best['timesteps']} PPO steps "
-            f"({100 * best['reduction_vs_ps_tcs']:+.1f} % vs PS-TCS {best['ps_tcs_mean_jct']:.1f} s)"
+            f"({100 * best['change_vs_ps_tcs']:+.1f} % vs PS-TCS {best['ps_tcs_mean_jct']:.1f} s)"
         )
     print(f"wrote {args.out}/best.zip, final.zip and train.json in {report['wall_seconds']:.0f} s")
     return 0

@@ -22,29 +22,29 @@ from llm_sched_env.experiments.policies import (
     run_episode,
 )
 from llm_sched_env.experiments.runner import CellError, run_cells
-from llm_sched_env.experiments.stats import Estimate, mean_ci, paired_reduction, t_quantile
+from llm_sched_env.experiments.stats import Estimate, mean_ci, paired_change, t_quantile
 from llm_sched_env.experiments.store import ResultStore
-from llm_sched_env.experiments.summary import Reduction, Row, Setting, reductions, summarize
+from llm_sched_env.experiments.summary import Change, Row, Setting, changes, summarize
 
 __all__ = [
     "PAPER_TABLE1",
     "CellConfig",
     "CellError",
+    "Change",
     "EpisodePolicy",
     "Estimate",
     "Grid",
     "Policy",
     "PolicyEntry",
     "PolicyFactory",
-    "Reduction",
     "ResultStore",
     "Row",
     "Setting",
+    "changes",
     "get_policy",
     "mean_ci",
-    "paired_reduction",
+    "paired_change",
     "policy_keys",
-    "reductions",
     "register_policy",
     "run_cell",
     "run_cells",

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from llm_sched_env.experiments.report import MIN_SEEDS_FOR_CI
 from llm_sched_env.experiments.summary import Row, Setting
 
 
@@ -19,6 +20,9 @@ def plot_comparison(
 ) -> None:
     """Write a PNG: grouped mean-JCT bars per setting with 95 % CIs and the paper's values
     marked (left), and per-policy CDFs of job JCTs pooled over seeds at ``cdf_setting`` (right).
+
+    Error bars are clipped at 0 below; with fewer than ``MIN_SEEDS_FOR_CI`` seeds the title says
+    that the intervals are not meaningful.
     """
     from matplotlib.figure import Figure  # optional dependency; Figure needs no pyplot backend
 
@@ -35,7 +39,9 @@ def plot_comparison(
         got = [cell.get((policy, s)) for s in settings]
         means = [np.nan if r is None else r.jct.value for r in got]
         errs = [0.0 if r is None or r.jct.ci is None else r.jct.ci for r in got]
-        bars_ax.bar(pos, means, width, yerr=errs, capsize=3, label=policy)
+        # A JCT is never negative: the drawn bar stops at 0 (the printed CI is the full one).
+        below = [min(err, mean) if np.isfinite(mean) else 0.0 for err, mean in zip(errs, means, strict=True)]
+        bars_ax.bar(pos, means, width, yerr=[below, errs], capsize=3, label=policy)
         papers = [(p, r.paper) for p, r in zip(pos, got, strict=True) if r and r.paper is not None]
         if papers:
             px, py = zip(*papers, strict=True)
@@ -51,8 +57,10 @@ def plot_comparison(
             )
             paper_labelled = True
     bars_ax.set_xticks(x, [s.label() for s in settings])
-    bars_ax.set_ylabel("mean JCT (s), 95% CI over seeds")
-    bars_ax.set_title("Mean job completion time")
+    bars_ax.set_ylabel("mean JCT (s), 95 % CI over seeds")
+    fewest = min(row.jct.n for row in rows)
+    few = f"\n(only {fewest} seed{'s' * (fewest > 1)}: no meaningful CI)" if fewest < MIN_SEEDS_FOR_CI else ""
+    bars_ax.set_title("Mean job completion time" + few)
     bars_ax.legend()
 
     for policy in policies:

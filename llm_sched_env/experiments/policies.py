@@ -28,6 +28,7 @@ import numpy as np
 
 from llm_sched_env.baselines import FCFS, PSTCS, RS
 from llm_sched_env.core import FastPolicy, JobSpec, Results, Simulator
+from llm_sched_env.extras import require_extra
 
 
 @runtime_checkable
@@ -114,6 +115,7 @@ def _ps_tcs(seed: np.random.SeedSequence) -> PSTCS:
 
 
 def _agent(spec: str) -> PolicyEntry:
+    require_extra("rl", f"policy agent:{spec}")
     from llm_sched_env.agents.files import resolve_model  # torch is imported only when a policy is built
 
     return PolicyEntry(*resolve_model(spec))

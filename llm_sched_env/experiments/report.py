@@ -8,22 +8,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llm_sched_env.experiments.summary import Reduction, Row, Setting
+from llm_sched_env.experiments.stats import t_quantile
+from llm_sched_env.experiments.summary import Change, Row, Setting
+
+MIN_SEEDS_FOR_CI = 5  # fewer seeds: the t quantile alone makes a 95 % CI too wide to read
 
 
 def _mix_text(mix: tuple[float, ...] | None) -> str:
     return "equal" if mix is None else ":".join(f"{w:g}" for w in mix)
 
 
-def rows_document(rows: Sequence[Row], reds: Sequence[Reduction] = ()) -> dict[str, Any]:
-    """``{"rows": [...]}``: one object per row; a treatment's row lists its reductions."""
+def rows_document(rows: Sequence[Row], changes: Sequence[Change] = ()) -> dict[str, Any]:
+    """``{"rows": [...]}``: one object per row; a treatment's row lists its relative changes.
+
+    ``change_vs[baseline]["value"]`` is ``mean(treatment) / mean(baseline) - 1`` (negative:
+    lower JCT), with its 95 % CI half-width and the paper's change where it has one.
+    """
     by_row: dict[tuple[str, Setting], dict[str, Any]] = {}
-    for red in reds:
-        by_row.setdefault((red.treatment, red.setting), {})[red.baseline] = {
-            "value": red.estimate.value,
-            "ci95": red.estimate.ci,
-            "seeds": red.estimate.n,
-            "paper": red.paper,
+    for change in changes:
+        by_row.setdefault((change.treatment, change.setting), {})[change.baseline] = {
+            "value": change.estimate.value,
+            "ci95": change.estimate.ci,
+            "seeds": change.estimate.n,
+            "paper": change.paper,
         }
     out = []
     for row in rows:
@@ -46,7 +53,7 @@ def rows_document(rows: Sequence[Row], reds: Sequence[Reduction] = ()) -> dict[s
             "mean_jct_by_app": dict(row.mean_jct_by_app),
         }
         if (row.policy, s) in by_row:
-            item["reduction_vs"] = by_row[(row.policy, s)]
+            item["change_vs"] = by_row[(row.policy, s)]
         out.append(item)
     return {"rows": out}
 
@@ -78,13 +85,38 @@ def _varying_labels(settings: Sequence[Setting]) -> dict[Setting, str]:
 
 
 def _pct(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:+.1f}%"
+    """A relative change as a signed percentage, e.g. ``-20.3 %`` (empty for None)."""
+    return "" if value is None else f"{100 * value:+.1f} %"
 
 
-def format_table(rows: Sequence[Row], reds: Sequence[Reduction] = (), title: str = "") -> str:
+def ci_notes(rows: Sequence[Row]) -> list[str]:
+    """Warnings for rows whose confidence intervals say little: too few seeds, or wider than the mean."""
+    if not rows:
+        return []
+    fewest = min(row.jct.n for row in rows)
+    if fewest < 2:
+        return [f"note: 1 seed gives no confidence interval; run {MIN_SEEDS_FOR_CI} or more seeds"]
+    notes = []
+    if fewest < MIN_SEEDS_FOR_CI:
+        t = t_quantile(0.975, fewest - 1)
+        notes.append(
+            f"note: {fewest} seeds are too few for a meaningful 95 % CI (± {t:.1f} standard errors "
+            f"with {fewest - 1} degree{'s' if fewest > 2 else ''} of freedom); run {MIN_SEEDS_FOR_CI} or "
+            "more seeds"
+        )
+    wide = [row for row in rows if row.jct.ci is not None and row.jct.ci > row.jct.value]
+    if wide:
+        names = ", ".join(f"{row.policy} {row.setting.label()}" for row in wide)
+        notes.append(f"note: the CI is wider than the mean for {names}; run more seeds")
+    return notes
+
+
+def format_table(rows: Sequence[Row], changes: Sequence[Change] = (), title: str = "") -> str:
     """A text table: mean JCT ± 95 % CI per policy and setting, beside the paper's value.
 
-    Under each setting, the treatment's reductions against the other policies follow.
+    Under each setting, the treatment's relative changes against the other policies follow
+    (``-20.3 %``: the treatment's mean JCT is 20.3 % lower). Columns fit their widest
+    entry; notes at the end say when the CIs rest on too few seeds.
     """
     settings = list(dict.fromkeys(row.setting for row in rows))
     labels = _varying_labels(settings)
@@ -98,25 +130,40 @@ def format_table(rows: Sequence[Row], reds: Sequence[Reduction] = (), title: str
             common.append(f"{name} {values.pop()}")
     seeds = sorted({row.jct.n for row in rows})
     lines = [title] if title else []
-    lines.append("; ".join([f"mean JCT (s) ± 95% CI over {'/'.join(map(str, seeds))} seeds", *common]))
-    width = max(len("setting"), *(len(label) for label in labels.values()))
-    header = f"{'setting':<{width}}  {'policy':<10} {'mean JCT':>9} {'± CI':>8} {'paper':>7} {'vs paper':>9}"
-    lines += [header, "-" * len(header)]
+    lines.append("; ".join([f"mean JCT (s) ± 95 % CI over {'/'.join(map(str, seeds))} seeds", *common]))
+    header = ("setting", "policy", "mean JCT", "± CI", "paper", "vs paper")
+    body: list[tuple[str, ...] | str] = []  # table rows, or the text of a change line
     for setting in settings:
         first = True
         for row in (r for r in rows if r.setting == setting):
-            ci = "" if row.jct.ci is None else f"± {row.jct.ci:.1f}"
-            paper = "" if row.paper is None else f"{row.paper:g}"
-            lines.append(
-                f"{labels[setting] if first else '':<{width}}  {row.policy:<10} {row.jct.value:>9.1f} "
-                f"{ci:>8} {paper:>7} {_pct(row.deviation):>9}"
+            body.append(
+                (
+                    labels[setting] if first else "",
+                    row.policy,
+                    f"{row.jct.value:.1f}",
+                    "" if row.jct.ci is None else f"± {row.jct.ci:.1f}",
+                    "" if row.paper is None else f"{row.paper:g}",
+                    _pct(row.deviation),
+                )
             )
             first = False
-        for red in (r for r in reds if r.setting == setting):
-            ci = "" if red.estimate.ci is None else f" ± {100 * red.estimate.ci:.1f}"
-            paper = "" if red.paper is None else f" (paper {100 * red.paper:.1f})"
-            lines.append(
-                f"{'':<{width}}  {red.treatment} reduction vs {red.baseline}: "
-                f"{100 * red.estimate.value:.1f}{ci} %{paper}"
+        for change in (c for c in changes if c.setting == setting):
+            ci = "" if change.estimate.ci is None else f" ± {100 * change.estimate.ci:.1f}"
+            paper = "" if change.paper is None else f" (paper {_pct(change.paper)})"
+            body.append(
+                f"{change.treatment} vs {change.baseline}: {100 * change.estimate.value:+.1f}{ci} %{paper}"
             )
+    cells = [header, *(item for item in body if isinstance(item, tuple))]
+    widths = [max(len(cell[k]) for cell in cells) for k in range(len(header))]
+
+    def join(cell: tuple[str, ...]) -> str:
+        left = [f"{text:<{w}}" for text, w in zip(cell[:2], widths, strict=False)]
+        right = [f"{text:>{w}}" for text, w in zip(cell[2:], widths[2:], strict=True)]
+        return "  ".join(left + right).rstrip()
+
+    head = join(header)
+    lines += [head, "-" * len(head)]
+    indent = " " * (widths[0] + 2)
+    lines += [join(item) if isinstance(item, tuple) else indent + item for item in body]
+    lines += ci_notes(rows)
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Across-seed statistics: Student-t confidence intervals and paired reductions.
+"""Across-seed statistics: Student-t confidence intervals and paired relative changes.
 
 Pure Python (``math`` only): the t quantile is computed exactly (to ~1e-12) by inverting
 the t CDF, which is expressed through the regularized incomplete beta function.
@@ -111,11 +111,12 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
     return Estimate(mean, _half_width(_sample_sd(values), n, level), n)
 
 
-def paired_reduction(baseline: Sequence[float], treatment: Sequence[float], level: float = 0.95) -> Estimate:
-    """Relative reduction ``1 - mean(treatment) / mean(baseline)`` over paired samples.
+def paired_change(baseline: Sequence[float], treatment: Sequence[float], level: float = 0.95) -> Estimate:
+    """Relative change ``mean(treatment) / mean(baseline) - 1`` over paired samples.
 
-    The point estimate equals the reduction computed from the two mean columns of a
-    table. Its interval is the delta-method (ratio-estimator) interval: with ratio
+    Negative means the treatment's values (JCTs) are lower: -0.203 reads "-20.3 %". The
+    point estimate equals the change computed from the two mean columns of a table. Its
+    interval is the delta-method (ratio-estimator) interval: with ratio
     ``q = mean(t) / mean(b)``, the standard error is
     ``sd(t_i - q * b_i) / (sqrt(n) * mean(b))``, scaled by the Student-t quantile.
     """
@@ -130,6 +131,6 @@ def paired_reduction(baseline: Sequence[float], treatment: Sequence[float], leve
         raise ValueError(f"baseline: mean must be > 0, got {mean_b!r}")
     ratio = math.fsum(treatment) / n / mean_b
     if n < 2:
-        return Estimate(1.0 - ratio, None, n)
+        return Estimate(ratio - 1.0, None, n)
     residuals = [t - ratio * b for b, t in zip(baseline, treatment, strict=True)]
-    return Estimate(1.0 - ratio, _half_width(_sample_sd(residuals) / mean_b, n, level), n)
+    return Estimate(ratio - 1.0, _half_width(_sample_sd(residuals) / mean_b, n, level), n)

@@ -1,4 +1,4 @@
-"""Aggregate cell records across seeds: table rows and paired reductions between policies."""
+"""Aggregate cell records across seeds: table rows and paired relative changes between policies."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_sched_env.experiments.stats import Estimate, mean_ci, paired_reduction
+from llm_sched_env.experiments.stats import Estimate, mean_ci, paired_change
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,16 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Reduction:
-    """How much lower ``treatment``'s mean JCT is than ``baseline``'s in one setting."""
+class Change:
+    """The relative change of ``treatment``'s mean JCT against ``baseline``'s in one setting.
+
+    ``mean(treatment) / mean(baseline) - 1``: negative when the treatment's JCT is lower.
+    """
 
     treatment: str
     baseline: str
     setting: Setting
-    estimate: Estimate  # 1 - mean(treatment) / mean(baseline), paired over common seeds
+    estimate: Estimate  # paired over common seeds
     paper: float | None = None
 
 
@@ -112,8 +115,8 @@ def summarize(
     return rows
 
 
-def reductions(rows: Sequence[Row], treatment: str, level: float = 0.95) -> list[Reduction]:
-    """``treatment``'s reduction against every other policy of the same setting.
+def changes(rows: Sequence[Row], treatment: str, level: float = 0.95) -> list[Change]:
+    """``treatment``'s relative change against every other policy of the same setting.
 
     Seeds are paired: only seeds both rows ran are compared (common random numbers).
     """
@@ -129,11 +132,11 @@ def reductions(rows: Sequence[Row], treatment: str, level: float = 0.95) -> list
             seeds = [s for s in base.seeds if s in treated.per_seed]
             if name == treatment or not seeds:
                 continue
-            estimate = paired_reduction(
+            estimate = paired_change(
                 [base.per_seed[s] for s in seeds], [treated.per_seed[s] for s in seeds], level
             )
             paper = None
             if base.paper is not None and treated.paper is not None:
-                paper = 1.0 - treated.paper / base.paper
-            out.append(Reduction(treatment, name, setting, estimate, paper))
+                paper = treated.paper / base.paper - 1.0
+            out.append(Change(treatment, name, setting, estimate, paper))
     return out
