@@ -267,7 +267,7 @@ def _json_lines(f: IO[bytes], name: str) -> Iterator[tuple[int, Any]]:
         if first_blank is not None:
             raise TraceError(name, first_blank, None, "blank line (allowed only at the end of the file)")
         try:
-            value = json.loads(text, parse_int=_parse_int)
+            value = _DECODER.decode(text)
         except json.JSONDecodeError as err:
             raise TraceError(name, number, None, f"invalid JSON: {err.msg} (column {err.colno})") from None
         except RecursionError:
@@ -404,6 +404,9 @@ def _parse_int(literal: str) -> int:
     if digits <= _EXACT_DIGITS:
         return int(literal)
     return _LongInteger((-1 if literal.startswith("-") else 1) * 10 ** (digits - 1))
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)  # one instance: json.loads with options builds one a call
 
 
 def _is_int(value: Any) -> bool:
