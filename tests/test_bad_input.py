@@ -23,7 +23,7 @@ from llm_sched_env.core.job import MAX_TIME, MIN_DURATION
 from llm_sched_env.envs import CompoundLLMConfig
 from llm_sched_env.envs.config import (
     MAX_EDGE_SLOTS,
-    MAX_EXECUTORS,
+    MAX_ENV_EXECUTORS,
     MAX_JOBS,
     MAX_SCALE,
     MAX_STAGE_SLOTS,
@@ -275,8 +275,8 @@ def test_scales_outside_their_range_are_named(name: str, value: float) -> None:
 # ------------------------------------------------------------- sizes that exhaust memory
 SIZE_BOUNDS = {
     "num_jobs": MAX_JOBS,
-    "num_regular": MAX_EXECUTORS,
-    "num_llm": MAX_EXECUTORS,
+    "num_regular": MAX_ENV_EXECUTORS,
+    "num_llm": MAX_ENV_EXECUTORS,
     "stage_slots": MAX_STAGE_SLOTS,
     "edge_slots": MAX_EDGE_SLOTS,
 }
@@ -310,8 +310,10 @@ def test_cell_sizes_beyond_their_bound_are_named(name: str, value: int) -> None:
 
 
 def test_sizes_at_their_bound_are_accepted() -> None:
-    config = CompoundLLMConfig(num_regular=MAX_EXECUTORS, num_llm=MAX_EXECUTORS, stage_slots=MAX_STAGE_SLOTS)
-    assert (config.num_regular, config.stage_slots) == (MAX_EXECUTORS, MAX_STAGE_SLOTS)
+    config = CompoundLLMConfig(
+        num_regular=MAX_ENV_EXECUTORS, num_llm=MAX_ENV_EXECUTORS, stage_slots=MAX_STAGE_SLOTS
+    )
+    assert (config.num_regular, config.stage_slots) == (MAX_ENV_EXECUTORS, MAX_STAGE_SLOTS)
 
 
 # ---------------------------------------------------------------- streaming memory

@@ -23,7 +23,7 @@ NUM_POOLS = 2  # regular and LLM executors
 # Largest sizes, checked before anything is allocated: an observation holds a row per
 # executor and per slot, and an episode's jobs are drawn into a list.
 MAX_JOBS = 100_000
-MAX_EXECUTORS = 10_000  # per pool
+MAX_ENV_EXECUTORS = 10_000  # per pool; the simulator alone allows core.MAX_EXECUTORS
 MAX_STAGE_SLOTS = 4_096
 MAX_EDGE_SLOTS = 16_384
 # Scales (seconds, or job-seconds for the reward) lie in this range: a subnormal or huge
@@ -52,7 +52,7 @@ class CompoundLLMConfig:
     Attributes:
         num_jobs: jobs per episode (the paper: 500); at most ``MAX_JOBS`` (100,000).
         num_regular: regular executors ``R`` (the paper's Table I: 10 to 40); at most
-            ``MAX_EXECUTORS`` (10,000), as is ``num_llm``.
+            ``MAX_ENV_EXECUTORS`` (10,000), as is ``num_llm``.
         num_llm: LLM executors ``L``.
         arrival_rate: Poisson arrival rate in jobs per second (the workload's calibrated
             default), in ``[1e-3, 1e6]`` (``workloads.arrivals.MIN_ARRIVAL_RATE`` and ``MAX_``).
@@ -91,8 +91,8 @@ class CompoundLLMConfig:
     def __post_init__(self) -> None:
         for name, low, high in (
             ("num_jobs", 1, MAX_JOBS),
-            ("num_regular", 1, MAX_EXECUTORS),
-            ("num_llm", 1, MAX_EXECUTORS),
+            ("num_regular", 1, MAX_ENV_EXECUTORS),
+            ("num_llm", 1, MAX_ENV_EXECUTORS),
             ("stage_slots", 2 * len(APP_CLASSES), MAX_STAGE_SLOTS),
             ("edge_slots", 1, MAX_EDGE_SLOTS),
         ):

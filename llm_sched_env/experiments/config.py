@@ -8,8 +8,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from llm_sched_env.core import MAX_EXECUTORS
 from llm_sched_env.core.job import value_text
-from llm_sched_env.envs.config import MAX_EXECUTORS
 from llm_sched_env.experiments.policies import get_policy
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE, Application, PoissonArrivals, Workload, paper_apps
 from llm_sched_env.workloads.arrivals import check_arrival_rate
@@ -19,7 +19,7 @@ Mix = tuple[float, ...] | None  # app weights in the order of the apps; None = e
 
 
 # A cell's record keeps every job's JCT, so its job count is bounded (streaming runs of
-# any length: ``llm-sched memory``); executor counts share the environment's bound.
+# any length: ``llm-sched memory``); executor counts have the simulator's bound.
 MAX_CELL_JOBS = 1_000_000
 
 
