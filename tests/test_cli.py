@@ -247,3 +247,18 @@ def test_json_change_follows_the_same_convention(tmp_path: Path) -> None:
     fcfs, ps_tcs = json.loads(out.read_text())["rows"]
     change = ps_tcs["change_vs"]["FCFS"]["value"]
     assert change == pytest.approx(ps_tcs["mean_jct"] / fcfs["mean_jct"] - 1)
+
+
+def test_simulate_per_app_lines_fit_long_application_names(tmp_path: Path, capsys) -> None:
+    stage = {"id": 0, "kind": "llm", "duration": 1.0, "estimate": 1.0, "parents": [], "revealed_by": None}
+    lines = [{"format": "llm-sched-trace", "version": 1}]
+    lines += [
+        {"job_id": k, "app": app, "arrival": 0.0, "stages": [{**stage, "duration": float(k + 1)}]}
+        for k, app in enumerate(["a-user-application-with-a-long-name", "rag"])
+    ]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["simulate", "--trace", str(path)]) == 0
+    long_row, short_row = capsys.readouterr().out.splitlines()[1:]
+    assert long_row.endswith(" 1.00 s") and short_row.endswith(" 2.00 s")
+    assert len(long_row) == len(short_row)

@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             f"{entry.name} R={args.regular} L={args.llm}: "
             f"{len(results)} jobs, mean JCT {results.mean_jct:.2f} s"
         )
-        for app, jct in summary["mean_jct_by_app"].items():
-            print(f"  {app:<16} {jct:10.2f} s")
+        by_app = summary["mean_jct_by_app"]
+        width = max(16, *(len(app) for app in by_app))
+        for app, jct in by_app.items():
+            print(f"  {app:<{width}} {jct:10.2f} s")
     return 0

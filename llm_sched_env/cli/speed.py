@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures))
     else:
+        width = max(map(len, figures))
         for name, value in figures.items():
-            print(f"{name:<28} {value:12.3f}")
+            print(f"{name:<{width}} {value:12.3f}")
     return 0
