@@ -7,6 +7,9 @@ config values that break the model, sizes that exhaust memory, and streaming mem
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
 import tracemalloc
 from collections.abc import Iterator
@@ -186,16 +189,32 @@ def test_every_accepted_job_appears_in_the_results(arrivals: list[float], work: 
 
 
 # -------------------------------------------------------------------- no jobs at all
-@pytest.mark.parametrize("blank_lines", [0, 2])
-def test_a_header_only_trace_says_it_has_no_jobs(tmp_path: Path, blank_lines: int, capsys) -> None:
-    path = write(tmp_path, HEADER, *[""] * blank_lines)
+@SLOW
+@given(
+    meta=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
+    blank_lines=st.integers(0, 3),
+)
+def test_a_header_only_trace_says_it_has_no_jobs(tmp_path: Path, meta: dict, blank_lines: int) -> None:
+    header = json.dumps({"format": "llm-sched-trace", "version": 1, "meta": meta})
+    path = write(tmp_path, header, *[""] * blank_lines)
     error = trace_error(path)
     assert str(error) == f"{path} line 2: trace has no jobs (only the header)"
+
+
+def test_simulate_names_the_file_of_a_trace_without_jobs(tmp_path: Path, capsys) -> None:
+    path = write(tmp_path, HEADER)
     assert main(["simulate", "--trace", str(path)]) == 2
-    assert (
-        capsys.readouterr().err
-        == f"llm-sched simulate: error: {path} line 2: trace has no jobs (only the header)\n"
-    )
+    expected = f"llm-sched simulate: error: {path} line 2: trace has no jobs (only the header)\n"
+    assert capsys.readouterr().err == expected
+
+
+@SLOW
+@given(seed=st.integers(max_value=-1))
+def test_a_negative_seed_names_the_option(seed: int) -> None:
+    # argparse prints "llm-sched simulate: error: argument --seed: must be an integer >= 0, got -1".
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["simulate", "--jobs", "5", "--seed", str(seed)]) == 2
+    assert f"error: argument --seed: must be an integer >= 0, got {seed}" in err.getvalue()
 
 
 # ------------------------------------------------- config values that break the model
