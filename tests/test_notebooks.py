@@ -2,11 +2,13 @@
 
 Each notebook reads ``LLM_SCHED_NOTEBOOK_SMALL=1`` and shrinks its jobs, seeds and training
 steps; the committed outputs come from a full-size run. A cell that raises fails the test.
+The committed outputs show no machine-specific paths (notebooks name their files relatively).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,17 @@ def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
     client.execute()  # raises CellExecutionError, naming the cell, on any error
+
+
+MACHINE_PATH = re.compile(r"(/tmp/|/var/folders/|/home/|/root/|/Users/|[A-Za-z]:\\\\)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_committed_outputs_show_no_machine_specific_paths(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    for number, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+            found = MACHINE_PATH.search(text)
+            context = "" if found is None else text[max(0, found.start() - 40) : found.end() + 40]
+            assert found is None, f"{path.name} cell {number}: {context!r}"
