@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
@@ -42,9 +43,9 @@ if TYPE_CHECKING:
     from llm_sched_env.core.state import JobState
 
 # Llama-2-7B fp16 on one A100-80GB (DESIGN.md section 7):
-T_FLOOR = 10.8e-3  # Vidur a100 Llama-2-7b mlp.csv: non-attention ops 9.0-9.7 ms up to 64 tokens; 11.1 ms at batch 1, ~1k context
-T_TOKEN = 0.063e-3  # Vidur a100 Llama-2-7b mlp.csv: +0.063 ms per token beyond 256 (67.9 ms at 1,024, 133.4 ms at 2,048)
-T_KV = 0.33e-6  # 512 KiB of KV per token (2 x 32 layers x 4,096 x 2 B) read at ~1.6 TB/s (A100-80GB HBM2e 2.0 TB/s)
+T_FLOOR = 10.8e-3  # Vidur a100 Llama-2-7b mlp.csv: 9.0-9.7 ms up to 64 tokens; batch 1 at ~1k context 11.1 ms
+T_TOKEN = 0.063e-3  # Vidur a100 Llama-2-7b mlp.csv: +0.063 ms per token beyond 256 (67.9 ms at 1,024)
+T_KV = 0.33e-6  # 512 KiB of KV per token (2 x 32 layers x 4,096 x 2 B) read at ~1.6 TB/s (A100-80GB)
 KV_CAPACITY = 111_580  # (0.9 x 80 GB - 13.5 GB of weights) / 512 KiB; vLLM gpu_memory_utilization 0.9
 MAX_NUM_SEQS = 256  # vLLM's default max_num_seqs
 MAX_NUM_BATCHED_TOKENS = 8192  # vLLM's default max_num_batched_tokens (DESIGN.md section 7)
@@ -330,10 +331,12 @@ class BatchingPool:
             if decide and not self._all_fit(target):
                 self._deciding = target
                 return True
-            context = self.context
-            job, stage = queue.pop_first(lambda j, s: context(j, s) <= limit)
+            job, stage = queue.pop_first(partial(self._fits, limit))
             self._admit_one(target, job, stage, now)
         return False
+
+    def _fits(self, limit: int, job: JobState, stage: int) -> bool:
+        return self.context(job, stage) <= limit
 
     def _all_fit(self, r: _Replica) -> bool:
         """True when every ready stage could join ``r``'s forming iteration together."""
@@ -360,7 +363,7 @@ class BatchingPool:
         job.since[stage] = now
 
     def _plan(self, r: _Replica, now: float) -> None:
-        """Schedule ``r``'s run of iterations from ``now`` up to its next completion, preemption or admission."""
+        """Schedule ``r``'s run of iterations up to its next completion, preemption or admission."""
         m = self.model
         batch = len(r.seqs)
         need = r.need()
@@ -370,10 +373,10 @@ class BatchingPool:
         iterations = heap[0][0] - r.iterations  # until the first completion
         # Iteration k needs need + k * batch KV slots; the first that does not fit preempts.
         iterations = min(iterations, (m.kv_capacity - need) // batch + 1)
-        if iterations > 1 and batch < m.max_num_seqs:
-            # A queued stage that did not fit this iteration's token budget may fit the next one.
-            if self._min_ctx() <= min(m.kv_capacity - need - batch - 1, m.max_num_batched_tokens - batch):
-                iterations = 1
+        # A queued stage that did not fit this iteration's token budget may fit the next one.
+        next_limit = min(m.kv_capacity - need - batch - 1, m.max_num_batched_tokens - batch)
+        if iterations > 1 and batch < m.max_num_seqs and self._min_ctx() <= next_limit:
+            iterations = 1
         r.batch_kv0 = need - batch
         r.batch_first = m.iteration_seconds(r.decoders + r.prefill, r.batch_kv0)
         r.decode = max(m.t_floor, m.t_token * batch)
