@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from llm_sched_env.baselines import FCFS
 
 from llm_sched_env.core import LLM, Cluster, ContinuousBatching, JobSpec, LLMCall, PoolSpec, Simulator
@@ -45,3 +46,14 @@ def test_small_kv_capacity_preempts_and_every_job_finishes() -> None:
     results = sim.run()
     assert len(results) == 8
     assert sim.pools[1].preemptions > 0
+
+
+def test_a_batching_pool_rejects_stages_it_cannot_run_naming_job_stage_and_field() -> None:
+    over = JobSpec(
+        3, "x", 0.0, (LLM,), (1.0,), (1.0,), ((),), (None,), calls=(LLMCall(1000, 10, 3097, 10.0),)
+    )
+    with pytest.raises(ValueError, match=r"job 3 stages\[0\].max_tokens: .*exceeds the context limit 4096"):
+        Simulator([over], cluster=batching_cluster(), policy=FCFS()).run()
+    seconds_only = JobSpec(4, "x", 0.0, (LLM,), (1.0,), (1.0,), ((),), (None,))
+    with pytest.raises(ValueError, match=r"job 4 stages\[0\].prompt_tokens: .*needs the stage in tokens"):
+        Simulator([seconds_only], cluster=batching_cluster(), policy=FCFS()).run()

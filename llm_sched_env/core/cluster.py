@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from llm_sched_env.core.executors import EXECUTOR_MODELS, ExecutorModel, SingleStream
-from llm_sched_env.core.job import DEFAULT_POOLS, KIND_CODES, KIND_NAMES, LLM, REGULAR
+from llm_sched_env.core.job import KIND_CODES, KIND_NAMES, LLM, REGULAR
 
 MAX_EXECUTORS = 100_000  # per pool: a bound checked before anything is allocated
 
@@ -117,10 +117,6 @@ class Cluster:
 
     def to_dict(self) -> dict[str, object]:
         return {"pools": [pool.to_dict() for pool in self.pools]}
-
-    def pool_of_kind(self, kind: int) -> int | None:
-        """Index of the default pool of a stage kind (the pool named ``"regular"`` / ``"llm"``)."""
-        return self.index.get(DEFAULT_POOLS[kind])
 
     @property
     def is_paper(self) -> bool:

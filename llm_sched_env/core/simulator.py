@@ -19,7 +19,7 @@ from itertools import count
 from typing import NamedTuple, Protocol
 
 from llm_sched_env.core.cluster import Cluster
-from llm_sched_env.core.executors import ExecutorPool, SingleStream
+from llm_sched_env.core.executors import ExecutorPool
 from llm_sched_env.core.job import DEFAULT_POOLS, JobSpec, JobSpecError
 from llm_sched_env.core.queues import FifoQueue, ReadyQueue
 from llm_sched_env.core.results import Results
@@ -125,7 +125,6 @@ class Simulator:
         self.num_executors = tuple(spec.count for spec in cluster.pools)
         self._push = [pool.push for pool in self.pools]
         self._paper_layout = cluster.is_paper
-        self._kind_pools = tuple(cluster.pool_of_kind(kind) for kind in range(len(DEFAULT_POOLS)))
         self.schedule: list[ScheduledStage] | None = [] if record_schedule else None
         self._on_complete = on_complete
         self._on_stage_complete = on_stage_complete
@@ -203,20 +202,7 @@ class Simulator:
                 raise JobSpecError(
                     f"job {spec.job_id} stages[{i}].pool", f"pool {name!r} runs {pool.kind} stages"
                 )
-            model = pool.executor
-            if not isinstance(model, SingleStream):
-                call = spec.calls[i] if spec.calls is not None else None
-                if call is None:
-                    raise JobSpecError(
-                        f"job {spec.job_id} stages[{i}].prompt_tokens",
-                        f"pool {name!r} runs {model.name} and needs the stage in tokens",
-                    )
-                if call.prompt_tokens + call.max_tokens > model.context_limit:
-                    raise JobSpecError(
-                        f"job {spec.job_id} stages[{i}].max_tokens",
-                        f"prompt_tokens {call.prompt_tokens} + max_tokens {call.max_tokens} exceeds "
-                        f"the context limit {model.context_limit} of pool {name!r}",
-                    )
+            pool.executor.check_stage(spec, i, name)
             pools.append(index)
         job.pools = pools
 

@@ -26,6 +26,9 @@ class ExecutorPool(Protocol):
     count: int
     queue: ReadyQueue
 
+    def push(self, job: JobState, stage: int) -> None:
+        """Add a stage that became ready."""
+
     def start(self, now: float, decide: bool) -> bool:
         """Start what can start at ``now``.
 

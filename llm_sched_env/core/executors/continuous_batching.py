@@ -36,6 +36,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 from llm_sched_env.core.executors.base import ScheduleEvent, StageRef
+from llm_sched_env.core.job import JobSpec, JobSpecError
 from llm_sched_env.core.state import READY, RUNNING
 
 if TYPE_CHECKING:
@@ -97,6 +98,21 @@ class ContinuousBatching:
 
     def to_dict(self) -> dict[str, object]:
         return {"model": self.name, **asdict(self)}
+
+    def check_stage(self, spec: JobSpec, stage: int, pool: str) -> None:
+        """A stage needs its tokens, and prompt plus ``max_tokens`` must fit the context."""
+        call = spec.calls[stage] if spec.calls is not None else None
+        if call is None:
+            raise JobSpecError(
+                f"job {spec.job_id} stages[{stage}].prompt_tokens",
+                f"pool {pool!r} runs {self.name} and needs the stage in tokens",
+            )
+        if call.prompt_tokens + call.max_tokens > self.context_limit:
+            raise JobSpecError(
+                f"job {spec.job_id} stages[{stage}].max_tokens",
+                f"prompt_tokens {call.prompt_tokens} + max_tokens {call.max_tokens} exceeds "
+                f"the context limit {self.context_limit} of pool {pool!r}",
+            )
 
     def iteration_seconds(self, n_tokens: int, n_kv: int) -> float:
         """One iteration: ``max(t_floor, t_token * n_tokens) + t_kv * n_kv``."""

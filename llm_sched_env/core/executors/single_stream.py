@@ -10,6 +10,7 @@ from llm_sched_env.core.executors.base import ScheduleEvent, StageRef
 from llm_sched_env.core.state import RUNNING
 
 if TYPE_CHECKING:
+    from llm_sched_env.core.job import JobSpec
     from llm_sched_env.core.queues import ReadyQueue
     from llm_sched_env.core.state import JobState
 
@@ -29,6 +30,9 @@ class SingleStream:
 
     def to_dict(self) -> dict[str, object]:
         return {"model": self.name}
+
+    def check_stage(self, spec: JobSpec, stage: int, pool: str) -> None:
+        """Any stage runs in seconds: nothing to check."""
 
 
 class SingleStreamPool:
