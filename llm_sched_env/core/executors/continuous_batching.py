@@ -243,16 +243,19 @@ class BatchingPool:
     def start(self, now: float, decide: bool) -> bool:
         if self._round is None:
             boundary = self._boundary
-            if self.queue:
-                boundary += [r for r in self.replicas if not r.seqs and not r.planned and r not in boundary]
-            if not boundary:
-                if self._new_ctx != math.inf:
-                    self._interrupt(now)
-                return False
             self._boundary = []
             boundary.sort(key=lambda r: r.id)
             for r in boundary:
                 self._grow(r, now)
+            if self.queue:  # idle replicas take ready stages too, including those just preempted
+                boundary += [r for r in self.replicas if not r.seqs and not r.planned and r not in boundary]
+                if self._new_ctx != math.inf:
+                    boundary += self._join_now(now)
+                boundary.sort(key=lambda r: r.id)
+            if not boundary:
+                if self._new_ctx != math.inf:
+                    self._interrupt(now)
+                return False
             self._round = boundary
         if self._admit(now, decide):
             return True
@@ -402,17 +405,15 @@ class BatchingPool:
     def _set_run(self, r: _Replica, iterations: int) -> None:
         r.planned = iterations
         r.version += 1
-        end = r.start + run_seconds(
-            r.batch_first, r.decode, self.model.t_kv, r.batch_kv0, len(r.seqs), iterations
-        )
-        self._schedule(end, r.id, r.version)
+        self._schedule(self._run_end(r, iterations), r.id, r.version)
 
-    def _interrupt(self, now: float) -> None:
-        """Cut runs that pass an iteration boundary at which a stage pushed now would fit."""
-        # A lower bound on the context of the stages pushed now that are still queued.
+    def _fitting_boundaries(self, now: float) -> list[tuple[_Replica, int]]:
+        """Runs that pass an iteration boundary, at or after ``now``, at which a stage pushed
+        since the last start would fit: each replica with the first such boundary."""
+        # A lower bound on the context of the stages pushed since then that are still queued.
         smallest = max(self._new_ctx, self._min_ctx())
-        self._new_ctx = math.inf
         m = self.model
+        cuts = []
         for r in self.replicas:
             batch = len(r.seqs)
             if r.planned <= 1 or batch >= m.max_num_seqs:
@@ -422,29 +423,54 @@ class BatchingPool:
                 continue
             need = r.need() + k * batch  # KV needed by the running sequences in iteration k
             if smallest <= min(m.kv_capacity - need - 1, m.max_num_batched_tokens - batch):
-                self._set_run(r, k)
+                cuts.append((r, k))
+        return cuts
+
+    def _interrupt(self, now: float) -> None:
+        """Cut runs that pass an iteration boundary at which a stage pushed now would fit."""
+        for r, k in self._fitting_boundaries(now):
+            self._set_run(r, k)
+        self._new_ctx = math.inf
+
+    def _join_now(self, now: float) -> list[_Replica]:
+        """Replicas whose run has an iteration ending exactly ``now`` at which a stage pushed at
+        this instant fits: their run stops at that boundary and they join this instant's round
+        (every executor with an iteration ending at an instant admits at that instant)."""
+        joining = []
+        for r, k in self._fitting_boundaries(now):
+            if self._run_end(r, k) == now:
+                r.version += 1  # the event planned for the end of the run is stale
+                r.iterations += k
+                self.iterations += k
+                r.planned = 0
+                self._grow(r, now)  # preempts nothing: the run's next iteration fits
+                joining.append(r)
+        return joining
+
+    def _run_end(self, r: _Replica, iterations: int) -> float:
+        """When the first ``iterations`` iterations of ``r``'s current run end."""
+        return r.start + run_seconds(
+            r.batch_first, r.decode, self.model.t_kv, r.batch_kv0, len(r.seqs), iterations
+        )
 
     def _first_boundary_after(self, r: _Replica, now: float) -> int:
         """The smallest number of iterations of ``r``'s run that ends at or after ``now`` (>= 1)."""
         elapsed = now - r.start
-        if elapsed <= r.batch_first:
-            return 1
-        batch, t_kv = len(r.seqs), self.model.t_kv
-        q = t_kv * batch / 2
-        lin = r.decode + t_kv * r.batch_kv0 + q
-        rest = elapsed - r.batch_first
-        j = (
-            math.ceil((math.sqrt(lin * lin + 4 * q * rest) - lin) / (2 * q))
-            if q > 0
-            else math.ceil(rest / lin)
-        )
-
-        def ends(iterations: int) -> float:
-            return run_seconds(r.batch_first, r.decode, t_kv, r.batch_kv0, batch, iterations)
-
-        k = max(j + 1, 1)
-        while r.start + ends(k) < now:
+        k = 1
+        if elapsed > r.batch_first:  # solve the arithmetic series for a first guess
+            batch, t_kv = len(r.seqs), self.model.t_kv
+            q = t_kv * batch / 2
+            lin = r.decode + t_kv * r.batch_kv0 + q
+            rest = elapsed - r.batch_first
+            j = (
+                math.ceil((math.sqrt(lin * lin + 4 * q * rest) - lin) / (2 * q))
+                if q > 0
+                else math.ceil(rest / lin)
+            )
+            k = max(j + 1, 1)
+        # Settle on the exact float times the run's events use.
+        while self._run_end(r, k) < now:
             k += 1
-        while k > 1 and r.start + ends(k - 1) >= now:
+        while k > 1 and self._run_end(r, k - 1) >= now:
             k -= 1
         return k
