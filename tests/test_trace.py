@@ -287,7 +287,7 @@ MALFORMED = [
     pytest.param([job(0)], 1, "header.format", id="missing-header"),
     pytest.param([{**HEADER, "format": "other"}, job(0)], 1, "header.format", id="wrong-format"),
     pytest.param([without(HEADER, "version"), job(0)], 1, "header.version", id="missing-version"),
-    pytest.param([{**HEADER, "version": 2}, job(0)], 1, "header.version", id="unsupported-version"),
+    pytest.param([{**HEADER, "version": 3}, job(0)], 1, "header.version", id="unsupported-version"),
     pytest.param([{**HEADER, "version": "1"}, job(0)], 1, "header.version", id="string-version"),
     pytest.param([{**HEADER, "version": True}, job(0)], 1, "header.version", id="bool-version"),
     # missing required fields
@@ -387,7 +387,7 @@ def test_error_message_names_file_line_field_and_reason(tmp_path: Path) -> None:
             "invalid JSON: Expecting property name enclosed in double quotes (column 14)",
         ),
         ([HEADER, "[1, 2]"], "expected a job object, got an array"),
-        ([{**HEADER, "version": 2}], "unsupported version 2; this reader reads 1"),
+        ([{**HEADER, "version": 3}], "unsupported version 3; this reader reads 1 and 2"),
         ([HEADER, job(stages=[stage(3), stage(3)])], "duplicate stage id 3 (also stages[0])"),
         ([HEADER, job(4), job(4)], "duplicate job_id 4 (first on line 2)"),
         ([HEADER, with_stage("revealed_by", 9)], "unknown stage id 9"),
