@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from llm_sched_env.core import Cluster
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default after its help, except for options without one worth showing."""
@@ -70,3 +72,17 @@ def output_directory(text: str) -> str:
         path = path.parent
     _writable_directory(path)
     return text
+
+
+def cluster_file(text: str) -> Cluster:
+    """An argparse type: a cluster file (JSON, see :mod:`llm_sched_env.core.cluster`), loaded and checked.
+
+    Read when the command line is parsed, so a bad file fails before any work starts, with
+    a message naming the option, the file and the field.
+    """
+    try:
+        return Cluster.load(text)
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {err.strerror}") from None
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
