@@ -957,3 +957,14 @@ def test_cli_generate_writes_v2_for_jobs_in_tokens(
     capsys.readouterr()
     assert main(["simulate", "--trace", str(out), "--cluster", str(DOCS_CLUSTER), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["jobs"] == 20
+
+
+def test_the_readme_examples_load_and_describe_the_same_job(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Trace format") :]
+    v1_line, v2_line = re.findall(r"```json\n(.*)\n```", section)[:2]
+    (v1,) = read_trace(write_lines(tmp_path / "v1.jsonl", [HEADER, v1_line]))
+    (v2,) = read_trace(write_lines(tmp_path / "v2.jsonl", [HEADER_V2, v2_line]), Cluster.load(DOCS_CLUSTER))
+    assert v2 == dataclasses.replace(
+        v1, pools=("llm", "regular"), calls=(LLMCall(600, 549, 2048, 450.0), None)
+    )
