@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from llm_sched_env.baselines import FCFS
 
-from llm_sched_env.cli import generate as generate_command
 from llm_sched_env.cli import main
 from llm_sched_env.core import (
     LLM,
@@ -94,7 +93,9 @@ def test_generated_workload_round_trips_exactly_and_replays_identically(tmp_path
     replayed = read_trace(path)
 
     assert replayed == original
-    assert read_header(path) == {"format": "llm-sched-trace", "version": 1, "meta": {"seed": 11}}
+    # The applications draw their LLM calls in tokens, so the trace is version 2.
+    assert read_header(path) == {"format": "llm-sched-trace", "version": 2, "meta": {"seed": 11}}
+    assert all(job.calls is not None for job in replayed)
     direct = Simulator(original, 10, 10, FCFS()).run().jct_by_job()
     again = Simulator(replayed, 10, 10, FCFS()).run().jct_by_job()
     assert again == direct
@@ -621,7 +622,7 @@ def test_written_v2_lines_carry_every_key(tmp_path: Path) -> None:
 
 
 def test_one_job_with_tokens_makes_the_whole_trace_v2(tmp_path: Path) -> None:
-    seconds = list(Workload().jobs(5, 0))
+    seconds = [dataclasses.replace(job, calls=None) for job in Workload().jobs(5, 0)]
     in_tokens = JobSpec(
         99, "x", 1e6, (LLM,), (1.0,), (1.0,), ((),), (None,), calls=(LLMCall(10, 90, 90, 90.0),)
     )
@@ -921,42 +922,20 @@ def test_cli_names_the_trace_line_of_a_stage_the_cluster_cannot_run(
     )
 
 
-class _TokenApp:
-    """An application whose one LLM call is drawn in tokens (as the built-in ones will be)."""
-
-    name = "tokens"
-
-    def sample(self, rng, job_id: int, arrival: float) -> JobSpec:
-        output = float(rng.uniform(10.0, 500.0))  # a real length, as the applications draw it
-        call = LLMCall(int(rng.integers(100, 2000)), int(-(-output // 1)), 1024, 250.0)
-        duration = output / DECODE_TOKENS_PER_SECOND
-        return JobSpec(
-            job_id,
-            self.name,
-            arrival,
-            (LLM, REGULAR),
-            (duration, 0.1),
-            (250.0 / DECODE_TOKENS_PER_SECOND, 0.1),
-            ((), (0,)),
-            (None, None),
-            calls=(call, None),
-        )
-
-
-def test_cli_generate_writes_v2_for_jobs_in_tokens(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_cli_generate_writes_v2_that_simulates_on_a_batching_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    workload = Workload(apps=(_TokenApp(),))
-    monkeypatch.setattr(generate_command, "Workload", lambda: workload)
     out = tmp_path / "w.jsonl"
-
     assert main(["generate", "--jobs", "20", "--seed", "5", "--out", str(out)]) == 0
 
+    cluster = Cluster.load(DOCS_CLUSTER)
     assert read_header(out) == {**HEADER_V2, "meta": {"seed": 5, "jobs": 20}}
-    assert read_trace(out, Cluster.load(DOCS_CLUSTER)) == list(workload.jobs(20, 5))
+    assert read_trace(out, cluster) == list(Workload().jobs(20, 5))
     capsys.readouterr()
     assert main(["simulate", "--trace", str(out), "--cluster", str(DOCS_CLUSTER), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["jobs"] == 20
+    summary = json.loads(capsys.readouterr().out)
+    direct = Simulator(Workload().jobs(20, 5), cluster=cluster, policy=FCFS()).run()
+    assert (summary["jobs"], summary["mean_jct"]) == (20, direct.mean_jct)
 
 
 def test_the_readme_examples_load_and_describe_the_same_job(tmp_path: Path) -> None:

@@ -65,6 +65,16 @@ def output_file(text: str) -> str:
     return text
 
 
+def cluster_file(text: str) -> Cluster:
+    """An argparse type: a cluster JSON file (:meth:`Cluster.load`), read when the line is parsed."""
+    try:
+        return Cluster.load(text)
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {err.strerror}") from None
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def output_directory(text: str) -> str:
     """An argparse type: a directory to write into; it, or the nearest existing parent, must be writable."""
     path = Path(text)
@@ -72,17 +82,3 @@ def output_directory(text: str) -> str:
         path = path.parent
     _writable_directory(path)
     return text
-
-
-def cluster_file(text: str) -> Cluster:
-    """An argparse type: a cluster file (JSON, see :mod:`llm_sched_env.core.cluster`), loaded and checked.
-
-    Read when the command line is parsed, so a bad file fails before any work starts, with
-    a message naming the option, the file and the field.
-    """
-    try:
-        return Cluster.load(text)
-    except OSError as err:
-        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {err.strerror}") from None
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None

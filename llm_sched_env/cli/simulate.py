@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
     cluster = _cluster(args)
     jobs = read_trace(args.trace, cluster) if args.trace else Workload().jobs(args.jobs, args.seed)
     entry = get_policy(args.policy)
-    results = run_episode(entry.factory(np.random.SeedSequence(args.seed)), jobs, cluster=cluster)
+    results = run_episode(entry.factory(np.random.SeedSequence(args.seed)), jobs, cluster)
     if args.csv:
         results.to_csv(args.csv)
-    executors = {kind: sum(p.count for p in cluster.pools if p.kind == kind) for kind in KIND_NAMES}
+    executors = {kind: cluster.count(kind) for kind in KIND_NAMES}
     summary = {
         "policy": entry.name,
         **executors,

@@ -93,32 +93,17 @@ def policy_keys() -> list[str]:
     return list(_REGISTRY)
 
 
-def run_episode(
-    policy: Policy,
-    jobs: Iterable[JobSpec],
-    num_regular: int | None = None,
-    num_llm: int | None = None,
-    *,
-    cluster: Cluster | None = None,
-) -> Results:
-    """Run ``policy`` on ``jobs``, on the fast path when it is a fast-path policy.
+def run_episode(policy: Policy, jobs: Iterable[JobSpec], cluster: Cluster) -> Results:
+    """Run ``policy`` on ``jobs`` on ``cluster``, on the fast path when it is a fast-path policy.
 
-    The cluster is ``cluster`` or the paper's ``num_regular`` + ``num_llm`` executors (give
-    one or the other). Episode policies run on the paper's layout only.
+    Episode policies (learned agents) run on the paper's cluster only.
     """
     if isinstance(policy, EpisodePolicy):
-        if cluster is not None:
-            if num_regular is not None or num_llm is not None:
-                raise ValueError("cluster: give a Cluster or num_regular and num_llm, not both")
-            if not cluster.is_paper:
-                raise ValueError(
-                    f"cluster: {type(policy).__name__} runs on the paper's cluster only (pools 'regular' "
-                    f"and 'llm', single_stream), got {cluster.describe()}"
-                )
-            num_regular, num_llm = (pool.count for pool in cluster.pools)
-        return policy.run_episode(jobs, num_regular, num_llm)
+        if not cluster.is_paper:
+            raise ValueError(f"cluster: episode policy {policy!r} runs on the paper's cluster only")
+        return policy.run_episode(jobs, cluster.count("regular"), cluster.count("llm"))
     if callable(getattr(policy, "new_queue", None)):
-        return Simulator(jobs, num_regular, num_llm, policy, cluster=cluster).run()
+        return Simulator(jobs, policy=policy, cluster=cluster).run()
     raise TypeError(f"policy: {policy!r} has neither new_queue() nor run_episode()")
 
 
