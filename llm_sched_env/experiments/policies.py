@@ -100,7 +100,7 @@ def run_episode(policy: Policy, jobs: Iterable[JobSpec], cluster: Cluster) -> Re
     """
     if isinstance(policy, EpisodePolicy):
         if not cluster.is_paper:
-            raise ValueError(f"cluster: episode policy {policy!r} runs on the paper's cluster only")
+            raise ValueError(f"cluster: {type(policy).__name__} runs on the paper's cluster only")
         return policy.run_episode(jobs, cluster.count("regular"), cluster.count("llm"))
     if callable(getattr(policy, "new_queue", None)):
         return Simulator(jobs, policy=policy, cluster=cluster).run()
