@@ -266,9 +266,9 @@ def one_call_job(job_id: int, arrival: float, prompt: int, output: int) -> JobSp
     return JobSpec(job_id, "x", arrival, (LLM,), (1.0,), (1.0,), ((),), (None,), calls=(call,))
 
 
-def two_replicas(**executor: float) -> Cluster:
+def replicas(count: int, **executor: float) -> Cluster:
     return Cluster(
-        (PoolSpec("regular", "regular", 1), PoolSpec("llm", "llm", 2, ContinuousBatching(**executor)))
+        (PoolSpec("regular", "regular", 1), PoolSpec("llm", "llm", count, ContinuousBatching(**executor)))
     )
 
 
@@ -285,7 +285,8 @@ def test_a_stage_preempted_at_an_instant_goes_to_an_idle_replica_at_that_instant
     # iteration: at t=3/8 they need 5 + 5 > 8, so C (newest) is preempted with g=3 and, ready
     # at that instant, goes to the idle e1 (need 5): it ends at 6/8 with A. (The fast path
     # used to leave it queued until e0 finished A at 6/8, ending it at 9/8.)
-    cluster = two_replicas(
+    cluster = replicas(
+        2,
         t_floor=1 / 8,
         t_token=0.0,
         t_kv=0.0,
@@ -306,6 +307,27 @@ def test_a_replica_whose_iteration_ends_at_an_arrival_admits_with_the_idle_ones(
     # running), Z -> e0 (tie at one sequence each: lowest id). e1: Y's prefill, 1/8 s: Y ends
     # at 5/8. e0: X + Z's prefill, 2/8; X + Z, 2/8: Z ends at 1; X alone, 4 x 1/8: ends at 3/2.
     # (The fast path used to give both to e1 and bring e0 to its boundary later at t=1/2.)
-    cluster = two_replicas(t_floor=0.0, t_token=1 / 8, t_kv=0.0, max_num_seqs=2)
+    cluster = replicas(2, t_floor=0.0, t_token=1 / 8, t_kv=0.0, max_num_seqs=2)
     jobs = [one_call_job(0, 0.0, 1, 10), one_call_job(1, 0.5, 1, 1), one_call_job(2, 0.5, 1, 2)]
     assert_exact(jobs, cluster, {0: 1.5, 1: 0.625, 2: 1.0}, (0, 10 + 1))
+
+
+def test_a_stage_ready_after_a_zero_time_stage_waits_for_the_iteration_begun_at_that_instant() -> None:
+    # Iterations of 1/8 s on one replica. A (job 0, o=4) runs from t=0; its 2nd iteration ends
+    # at t=1/4, when job 1 arrives. Its regular stage takes no time and reveals B (o=1): B is
+    # ready at t=1/4, but after the replica began its 3rd iteration there (the first round of
+    # admissions at t=1/4 comes before the stage's end), so B waits for it: B runs 3/8..4/8
+    # with A's last iteration. (The fast path used to admit B into the iteration at t=1/4.)
+    cluster = replicas(1, t_floor=1 / 8, t_token=0.0, t_kv=0.0)
+    reveal = JobSpec(
+        1,
+        "x",
+        0.25,
+        (REGULAR, LLM),
+        (0.0, 1.0),
+        (0.0, 1.0),
+        ((), ()),
+        (None, 0),
+        calls=(None, LLMCall(1, 1, 1, 1.0)),
+    )
+    assert_exact([one_call_job(0, 0.0, 1, 4), reveal], cluster, {0: 0.5, 1: 0.5}, (0, 4))
