@@ -261,7 +261,8 @@ class BatchingPool:
                 return False  # nothing ended or was pushed since the last start: no replica is idle with work
             boundary = self._boundary
             self._boundary = []
-            boundary.sort(key=_by_id)
+            if len(boundary) > 1:
+                boundary.sort(key=_by_id)
             for r in boundary:
                 self._grow(r, now)
             if self._new_ctx != math.inf:  # stages pushed at this instant, some perhaps just preempted
@@ -273,15 +274,19 @@ class BatchingPool:
             if not boundary:
                 self._cut_runs(now)
                 return False
-            boundary.sort(key=_by_id)
+            if len(boundary) > 1:
+                boundary.sort(key=_by_id)
             self._round = boundary
-        if self._admit(now, decide):
+        if self.queue and self._admit(now, decide):
             return True
         for r in self._round:
             if r.seqs:
                 self._plan(r, now)
         self._round = None
-        self._cut_runs(now)
+        if self._cuts or self._deferred:
+            self._cut_runs(now)
+        else:
+            self._new_ctx = math.inf
         return False
 
     def on_event(self, executor: int, token: object, now: float, finished: list[StageRef]) -> None:
