@@ -3,8 +3,11 @@
 The rules (DESIGN.md section 7), per executor (a model replica):
 
 1. An iteration starts when the executor has running sequences, or when it is idle and
-   a stage of its pool is ready. Stages that become ready during an iteration wait for
-   its end; all events of an instant are applied before any admission at that instant.
+   a stage of its pool is ready (including one preempted at that instant). Stages that
+   become ready during an iteration wait for its end; all events of an instant are
+   applied before any admission at that instant, so every executor whose iteration ends
+   then admits in that first round (a stage made ready later at the same instant, by a
+   stage that took no time, finds it in its next iteration).
 2. KV growth first: every running sequence needs one more KV slot in this iteration.
    While they do not all fit, the most recently admitted sequence is preempted by
    recompute: its KV is freed and it goes back to ready with its generated tokens ``g``
@@ -22,8 +25,10 @@ The rules (DESIGN.md section 7), per executor (a model replica):
 
 Between admissions, completions and preemptions the batch is fixed and ``n_kv`` grows by
 the batch size every iteration, so a whole run of iterations is one event whose length
-is an arithmetic series (:func:`run_seconds`); the plain iteration-by-iteration reference
-in the tests checks that this gives the same times.
+is an arithmetic series (:func:`run_seconds`). A stage pushed during a run cuts it at the
+first boundary where the stage fits, only on the replicas whose such boundary comes first
+(the others are checked again then). The plain iteration-by-iteration reference in
+``tests/batching_reference.py`` checks that this gives the same times.
 """
 
 from __future__ import annotations
