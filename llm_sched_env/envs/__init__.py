@@ -2,8 +2,10 @@
 
 from llm_sched_env.envs.compound_llm import CompoundLLMEnv
 from llm_sched_env.envs.config import APP_CLASSES, APP_NAMES, SMALL_VARIANT, CompoundLLMConfig
+from llm_sched_env.envs.features import Feature, FeatureTable, Layout
 from llm_sched_env.envs.observation import (
     EXECUTOR_FEATURES,
+    LAYOUT,
     POOL_FEATURES,
     SYSTEM_FEATURES,
     observation_tables,
@@ -14,11 +16,15 @@ __all__ = [
     "APP_CLASSES",
     "APP_NAMES",
     "EXECUTOR_FEATURES",
+    "LAYOUT",
     "POOL_FEATURES",
     "SMALL_VARIANT",
     "STAGE_FEATURES",
     "SYSTEM_FEATURES",
     "CompoundLLMConfig",
     "CompoundLLMEnv",
+    "Feature",
+    "FeatureTable",
+    "Layout",
     "observation_tables",
 ]

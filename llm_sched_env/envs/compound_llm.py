@@ -12,7 +12,7 @@ from gymnasium import spaces
 
 from llm_sched_env.core import JobSpec, JobState, Results, Simulator
 from llm_sched_env.envs.config import CompoundLLMConfig
-from llm_sched_env.envs.observation import ObservationEncoder
+from llm_sched_env.envs.observation import LAYOUT, ObservationEncoder
 from llm_sched_env.envs.stage_table import STAGE_BITS, STAGE_MASK
 from llm_sched_env.workloads import PoissonArrivals, Workload
 
@@ -46,12 +46,9 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     reshapes them). Every float is in [0, 1]: times ``t`` are shown as ``t / (t + scale)``.
     With ``S = stage_slots``, ``E = edge_slots``, ``X = num_regular + num_llm``:
 
-    * ``stages`` (``S * 20`` float32): per shown stage, ``STAGE_FEATURES``: its own (kind,
-      app one-hot, estimate, position in its job, pending parents, status one-hot (blocked,
-      ready, running)), its job's age, its time waiting (blocked or ready) and running, and
-      its job's revealed remaining estimated work (total, regular, LLM), revealed
-      unfinished and finished stage counts, and LLM pace (run time of its finished LLM
-      stages over their estimates, 1 before any; ``p`` shown as ``p / (p + 1)``).
+    * ``stages`` (``S * 20`` float32): a row per shown stage (the feature table below): its
+      own features, its times, and its job's revealed remaining estimated work, stage counts
+      and LLM pace.
     * ``stage_mask`` (``S`` int8): 1 where the slot holds a stage.
     * ``stage_job`` (``S`` int32): the slot of the first shown stage of the stage's job (0
       for an empty slot), so stages with equal ``stage_job`` belong to one job (shown stages
@@ -60,12 +57,15 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     * ``edges`` (``2 * E`` int32): parent slots, then child slots, of the DAG edges among
       shown stages (reshaped to ``(2, E)`` it is a PyG ``edge_index``).
     * ``edge_mask`` (``E`` int8): 1 where the column holds an edge.
-    * ``executors`` (``X * 8`` float32): per executor, regular ones first,
-      ``EXECUTOR_FEATURES``: kind, busy, running time, estimate and app of its stage.
-    * ``pools`` (``2 * 4`` float32): regular then LLM, ``POOL_FEATURES``: free fraction,
-      ready stages, needs a decision, ready stages not shown.
-    * ``system`` (``2`` float32): jobs in the system, jobs with no shown stage.
+    * ``executors`` (``X * 8`` float32): a row per executor, regular ones first.
+    * ``pools`` (``2 * 4`` float32): regular then LLM.
+    * ``system`` (``2`` float32).
     * ``action_mask`` (``S`` int8): 1 where the slot is a valid action.
+
+    The rows' columns (position, name, how a value ``v`` is shown, meaning), from
+    :data:`~llm_sched_env.envs.LAYOUT`, the one declaration of the features:
+
+<feature tables>
 
     Only what a real scheduler knows is shown: revealed stages, estimates, statuses,
     elapsed times and how long finished stages ran. True durations of unfinished stages
@@ -265,3 +265,6 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "truncated_edges": encoder.truncated_edges,
             "time": self._sim.now,
         }
+
+
+CompoundLLMEnv.__doc__ = (CompoundLLMEnv.__doc__ or "").replace("<feature tables>", LAYOUT.describe("    "))

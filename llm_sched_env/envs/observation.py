@@ -33,41 +33,44 @@ from gymnasium import spaces
 
 from llm_sched_env.core import BLOCKED, LLM, READY, RUNNING, JobState, Simulator
 from llm_sched_env.envs.config import APP_CLASSES, NUM_POOLS, CompoundLLMConfig
+from llm_sched_env.envs.features import SYSTEM_TABLE, Layout, executor_features, pool_features
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.stage_table import (
     NUM_STAGE_FEATURES,
-    S_TIMES,
     STAGE_BITS,
+    STAGE_TABLE,
     Rows,
     StageTable,
     app_class,
 )
 
-EXECUTOR_FEATURES = ("is_llm", "busy", "elapsed", "estimate", *(f"app_{name}" for name in APP_CLASSES))
-E_BUSY, E_ELAPSED, E_ESTIMATE, E_APP = 1, 2, 3, 4
-NUM_EXECUTOR_FEATURES = len(EXECUTOR_FEATURES)
+# The executor, pool and system features of CompoundLLM-v0 (llm_sched_env.envs.features).
+EXECUTOR_TABLE = executor_features(APP_CLASSES)
+EXECUTOR_FEATURES = EXECUTOR_TABLE.names
+E_BUSY, E_ELAPSED, E_ESTIMATE = (EXECUTOR_TABLE.offset(name) for name in ("busy", "elapsed", "estimate"))
+E_APP = EXECUTOR_TABLE.offset(f"app_{APP_CLASSES[0]}")
+NUM_EXECUTOR_FEATURES = EXECUTOR_TABLE.width
 
-POOL_FEATURES = ("free", "ready", "deciding", "unshown_ready")
-NUM_POOL_FEATURES = len(POOL_FEATURES)
+POOL_TABLE = pool_features()
+POOL_FEATURES = POOL_TABLE.names
+NUM_POOL_FEATURES = POOL_TABLE.width
 
-SYSTEM_FEATURES = ("jobs_in_system", "unshown_jobs")
+SYSTEM_FEATURES = SYSTEM_TABLE.names
+
+LAYOUT = Layout(STAGE_TABLE, EXECUTOR_TABLE, POOL_TABLE, SYSTEM_TABLE, APP_CLASSES)
 
 
 # Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
 _LIVE = bytes(status in (BLOCKED, READY, RUNNING) for status in range(256))
 
 
-def observation_tables(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Views of the flat feature arrays as tables (``stages`` as slots x STAGE_FEATURES, ...).
+def observation_tables(obs: dict[str, np.ndarray], layout: Layout = LAYOUT) -> dict[str, np.ndarray]:
+    """Views of the flat feature arrays as tables (``stages`` as slots x stage features, ...).
 
-    Works on a single observation or a batch (leading dimensions are kept).
+    Works on a single observation or a batch (leading dimensions are kept); ``layout`` is
+    the environment's (default ``CompoundLLM-v0``'s).
     """
-    widths = {
-        "stages": NUM_STAGE_FEATURES,
-        "executors": NUM_EXECUTOR_FEATURES,
-        "pools": NUM_POOL_FEATURES,
-    }
-    tables = {key: obs[key].reshape(*obs[key].shape[:-1], -1, w) for key, w in widths.items()}
+    tables = {key: obs[key].reshape(*obs[key].shape[:-1], -1, w) for key, w in layout.widths().items()}
     tables["edges"] = obs["edges"].reshape(*obs["edges"].shape[:-1], 2, -1)
     return tables
 
@@ -82,7 +85,13 @@ class ObservationEncoder:
         x = config.num_regular + config.num_llm
         self.stage_time_scale = config.stage_time_scale
         self.job_time_scale = config.job_time_scale
-        self.table = StageTable(config.stage_time_scale, config.job_time_scale)
+        self.layout = LAYOUT
+        self.settings = {
+            "stage_time_scale": config.stage_time_scale,
+            "job_time_scale": config.job_time_scale,
+            "stage_slots": config.stage_slots,
+        }
+        self.table = StageTable(self.settings)
         # An observation's arrays are consecutive parts of one fresh array per dtype.
         self._floats = _Parts(
             np.float32,
@@ -244,7 +253,8 @@ class ObservationEncoder:
         stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)
         table.stages.view.take(index, axis=0, out=stages[:n])
         elapsed = now - table.origins.view.take(index, axis=0)
-        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
+        times = table.time_offset
+        stages[:n, times : times + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
         self._masks.write(masks, "stage_mask", self._ones[:n])
 
         # Slots are in FCFS order, so a job's shown stages are consecutive.
@@ -360,7 +370,7 @@ def _with_heads(keys: list[int], *queues: FcfsReadyQueue) -> list[int]:
 def _executor_row(pool: int, app: int | None = None) -> array:
     """An executor's row without its times: idle, or busy with a stage of app class ``app``."""
     row = array("f", bytes(4 * NUM_EXECUTOR_FEATURES))
-    row[0] = float(pool)
+    row[EXECUTOR_TABLE.offset("is_llm")] = float(pool)
     if app is not None:
         row[E_BUSY] = row[E_APP + app] = 1.0
     return row

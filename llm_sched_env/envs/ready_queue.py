@@ -10,11 +10,10 @@ stage becomes ready.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from llm_sched_env.core import READY, JobState
-from llm_sched_env.envs.config import APP_CLASSES
-from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable, app_class
+from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable
 
 StageRef = tuple[JobState, int]
 
@@ -26,12 +25,13 @@ def _delete(keys: list[int], key: int) -> None:
 class FcfsReadyQueue:
     """Ready stages of one pool, iterated in FCFS order (arrival rank, then position)."""
 
-    __slots__ = ("by_class", "items", "keys", "table")
+    __slots__ = ("app_class", "by_class", "items", "keys", "table")
 
     def __init__(self, table: StageTable) -> None:
         self.table = table
+        self.app_class = table.apps
         self.keys: list[int] = []  # sorted stage keys
-        self.by_class: list[list[int]] = [[] for _ in APP_CLASSES]  # sorted keys per app class
+        self.by_class: list[list[int]] = [[] for _ in table.apps.classes]  # sorted keys per app class
         self.items: dict[int, StageRef] = {}
 
     def __len__(self) -> int:
@@ -44,7 +44,7 @@ class FcfsReadyQueue:
     def push(self, job: JobState, stage: int) -> None:
         key = (job.rank << STAGE_BITS) | stage
         insort(self.keys, key)
-        insort(self.by_class[app_class(job.spec.app)], key)
+        insort(self.by_class[self.app_class(job.spec.app)], key)
         self.items[key] = (job, stage)
         self.table.record(job, stage, READY)
 
@@ -53,11 +53,21 @@ class FcfsReadyQueue:
         if self.items.pop(key, None) is None:
             raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready")
         _delete(self.keys, key)
-        _delete(self.by_class[app_class(job.spec.app)], key)
+        _delete(self.by_class[self.app_class(job.spec.app)], key)
 
     def pop(self) -> StageRef:
         """Remove and return the FCFS-first ready stage."""
         key = self.keys.pop(0)
         job, stage = self.items.pop(key)
-        _delete(self.by_class[app_class(job.spec.app)], key)
+        _delete(self.by_class[self.app_class(job.spec.app)], key)
         return job, stage
+
+    def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:
+        """Remove and return the FCFS-first ready stage that ``accept`` allows."""
+        items = self.items
+        for key in self.keys:
+            job, stage = items[key]
+            if accept(job, stage):
+                self.remove(job, stage)
+                return job, stage
+        raise LookupError("no queued stage is accepted")

@@ -283,6 +283,10 @@ class BatchingPool:
     def needs_decision(self) -> bool:
         return self._deciding is not None
 
+    def deciding_executor(self) -> int | None:
+        """The executor the open choice admits a stage into (None when no choice is open)."""
+        return self._deciding.id if self._deciding is not None else None
+
     def choices(self) -> list[StageRef]:
         if self._deciding is None:
             return []
