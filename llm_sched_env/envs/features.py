@@ -136,6 +136,7 @@ def max_tokens(spec: JobSpec, stage: int) -> float:
 def estimate_tokens(spec: JobSpec, stage: int) -> float:
     return _call_field(spec, stage, 3)  # LLMCall.estimate_tokens (output_tokens, field 1, is hidden)
 
+
 POSITION_SCALE = 8.0  # position p in its job is shown as p / (p + POSITION_SCALE)
 COUNT_SCALE = 4.0  # stage counts c of a job are shown as c / (c + COUNT_SCALE)
 
