@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from llm_sched_env.cli.options import add_command, int_in, output_file
+from llm_sched_env.core import Cluster
 from llm_sched_env.experiments.policies import get_policy, policy_keys, run_episode
 from llm_sched_env.workloads import Workload
 from llm_sched_env.workloads.trace import read_trace
@@ -45,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     jobs = read_trace(args.trace) if args.trace else Workload().jobs(args.jobs, args.seed)
     entry = get_policy(args.policy)
-    results = run_episode(entry.factory(np.random.SeedSequence(args.seed)), jobs, args.regular, args.llm)
+    cluster = Cluster.paper(args.regular, args.llm)
+    results = run_episode(entry.factory(np.random.SeedSequence(args.seed)), jobs, cluster)
     if args.csv:
         results.to_csv(args.csv)
     summary = {

@@ -128,6 +128,12 @@ class Cluster:
             and self.index.get("llm") == LLM
         )
 
+    def count(self, kind: str) -> int:
+        """How many executors of ``kind`` (``"regular"`` or ``"llm"``) the cluster has, over its pools."""
+        if kind not in KIND_CODES:
+            raise ValueError(f"kind: must be one of {list(KIND_NAMES)}, got {kind!r}")
+        return sum(p.count for p in self.pools if p.kind == kind)
+
     def describe(self) -> str:
         """One line per pool, e.g. ``llm: 2 x llm, continuous_batching``."""
         return "; ".join(f"{p.name}: {p.count} x {p.kind}, {p.executor.name}" for p in self.pools)
