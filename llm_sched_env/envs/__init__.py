@@ -10,6 +10,9 @@ from llm_sched_env.envs.observation import (
     SYSTEM_FEATURES,
     observation_tables,
 )
+from llm_sched_env.envs.serving import CompoundLLMServingEnv
+from llm_sched_env.envs.serving_config import SERVING_SMALL_VARIANT, ServingConfig, default_cluster
+from llm_sched_env.envs.serving_observation import serving_layout
 from llm_sched_env.envs.stage_table import STAGE_FEATURES
 
 __all__ = [
@@ -18,13 +21,18 @@ __all__ = [
     "EXECUTOR_FEATURES",
     "LAYOUT",
     "POOL_FEATURES",
+    "SERVING_SMALL_VARIANT",
     "SMALL_VARIANT",
     "STAGE_FEATURES",
     "SYSTEM_FEATURES",
     "CompoundLLMConfig",
     "CompoundLLMEnv",
+    "CompoundLLMServingEnv",
     "Feature",
     "FeatureTable",
     "Layout",
+    "ServingConfig",
+    "default_cluster",
     "observation_tables",
+    "serving_layout",
 ]

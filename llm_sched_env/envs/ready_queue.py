@@ -54,12 +54,14 @@ class FcfsReadyQueue:
             raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready")
         _delete(self.keys, key)
         _delete(self.by_class[self.app_class(job.spec.app)], key)
+        self.table.left_queue(job, stage)
 
     def pop(self) -> StageRef:
         """Remove and return the FCFS-first ready stage."""
         key = self.keys.pop(0)
         job, stage = self.items.pop(key)
         _delete(self.by_class[self.app_class(job.spec.app)], key)
+        self.table.left_queue(job, stage)
         return job, stage
 
     def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:

@@ -241,6 +241,13 @@ class StageTable:
         scales[o + 1] = math.inf if running else self._time_scales[1]
         scales[o + 2] = self._time_scales[2] if running else math.inf
 
+    def left_queue(self, job: JobState, stage: int) -> None:
+        """A ready stage left its queue (it starts): its next :meth:`record` is written even if the
+        status it records is READY again (a preempted LLM stage re-enters the queue)."""
+        entry = self.entries.get(job.rank)
+        if entry is not None:
+            self._marks[entry.base + stage] = -1
+
     def _compute_sums(self, entry: JobEntry) -> None:
         job = entry.job
         kinds = job.spec.kinds
