@@ -168,6 +168,7 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             on_complete=self._on_complete,
             on_stage_complete=self._encoder.table.stage_completed,
         )
+        self._encoder.bind(sim)
         self._sim = sim
         self._area = 0.0
         self._jcts = []

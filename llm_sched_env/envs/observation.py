@@ -129,6 +129,9 @@ class SlotEncoder:
     def new_queue(self) -> FcfsReadyQueue:
         return FcfsReadyQueue(self.table)
 
+    def bind(self, sim: Simulator) -> None:
+        """Get ready to encode ``sim``, a new simulation whose queues came from :meth:`new_queue`."""
+
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
         self.table.release(job)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_right
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from llm_sched_env.envs.features import (
     stage_features,
 )
 from llm_sched_env.envs.observation import SlotEncoder
+from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.serving_config import ServingConfig
 from llm_sched_env.envs.stage_table import STAGE_BITS
 
@@ -84,47 +86,54 @@ class ServingObservationEncoder(SlotEncoder):
             for executor in range(self._counts[pool]):
                 self._set_idle(first + executor, pool)
 
+    def bind(self, sim: Simulator) -> None:
+        for pool in sim.pools:
+            if isinstance(pool, BatchingPool):
+                pool.queue.track_contexts(pool.context)
+
     # ------------------------------------------------------------------- encoding
     def encode(self, sim: Simulator) -> dict[str, np.ndarray]:
         """The observation of ``sim`` now; also sets ``slot_keys``, ``action_mask`` and the counts."""
         slots = self.slots
-        choices: list[list[int]] = []  # per pool: keys of its choices in FCFS order (or [])
-        tests: list[set[int] | bool] = []  # per pool: False (no choice), True (every ready
-        # stage is a choice) or the set of its choices
+        firsts: list[list[int]] = []  # per deciding pool: its first ``slots`` choices, in FCFS order
+        counts: list[int] = []  # per pool: its number of choices
+        limits: list[int] = []  # per pool: largest context of a choice (-1: none, BIG: any ready stage)
         heads: set[int] = set()  # per deciding pool and app class: its oldest choice
         for pool in sim.pools:
             if not pool.needs_decision():
-                choices.append([])
-                tests.append(False)
+                counts.append(0)
+                limits.append(-1)
                 continue
             queue = pool.queue
-            if isinstance(pool, BatchingPool) and pool.admission_limit() < pool.model.context_limit:
-                items = self._fitting(pool, heads)
-                tests.append(set(items))
-            else:
-                items = queue.keys
+            limit = pool.admission_limit() if isinstance(pool, BatchingPool) else _ANY
+            if limit >= _ANY or limit >= pool.model.context_limit:
+                firsts.append(queue.keys[:slots])
                 heads.update(keys[0] for keys in queue.by_class if keys)
-                tests.append(True)
-            choices.append(items)
-        deciding = [items for items in choices if items]
-        if len(deciding) == 1:
-            keys = deciding[0][:slots]
-        else:
-            keys = sorted(key for items in deciding for key in items[:slots])[:slots]
+                counts.append(len(queue.keys))
+                limits.append(_ANY)
+            else:
+                firsts.append(_fitting(queue, limit, slots, heads))
+                counts.append(bisect_right(queue.sorted_contexts, limit))
+                limits.append(limit)
+        keys = firsts[0] if len(firsts) == 1 else sorted(key for items in firsts for key in items)[:slots]
         if len(keys) == slots:
             keys = _with_heads(keys, heads)
         shown = set(keys)
-        unshown = [
-            len(items) - sum(1 for key in keys if key in (pool.queue.items if test is True else test))
-            if items
-            else 0
-            for pool, items, test in zip(sim.pools, choices, tests, strict=True)
-        ]
+        unshown = counts
+        if len(firsts) == 1 or not firsts:
+            for p, count in enumerate(counts):
+                if count:
+                    unshown[p] = count - len(keys)
+        else:
+            for p, pool in enumerate(sim.pools):
+                if counts[p]:
+                    items = pool.queue.items
+                    unshown[p] = counts[p] - sum(1 for key in keys if key in items)
         self.hidden_ready = sum(unshown)
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
         ready_only = True
         if len(keys) < slots:
-            others = self._select_others(sim, tests, slots - len(keys), blocked)
+            others = self._select_others(sim, limits, slots - len(keys), blocked)
             if others:
                 keys = sorted(keys + others)
                 ready_only = False
@@ -146,43 +155,24 @@ class ServingObservationEncoder(SlotEncoder):
         self._write_context(floats, now)
         return obs
 
-    def _fitting(self, pool: BatchingPool, heads: set[int]) -> list[int]:
-        """Keys of the ready stages of ``pool`` that fit its deciding executor, in FCFS order; adds
-        the oldest of each app class to ``heads``."""
-        limit = pool.admission_limit()
-        queue = pool.queue
-        app_class, items, seen = queue.app_class, [], set()
-        context = pool.context
-        for key in queue.keys:
-            job, stage = queue.items[key]
-            if context(job, stage) <= limit:
-                items.append(key)
-                cls = app_class(job.spec.app)
-                if cls not in seen:
-                    seen.add(cls)
-                    heads.add(key)
-        return items
-
     def _select_others(
-        self,
-        sim: Simulator,
-        tests: list[set[int] | bool],
-        room: int,
-        blocked: list[tuple[int, int, tuple[int, ...]]],
+        self, sim: Simulator, limits: list[int], room: int, blocked: list[tuple[int, int, tuple[int, ...]]]
     ) -> list[int]:
         """Slot rule 3: up to ``room`` revealed, unfinished stages that are no choice, in FCFS order."""
         record = self.table.record
+        pools = sim.pools
         keys: list[int] = []
         for job in sim.active.values():
-            statuses, pools = job.status, job.pools
+            statuses, job_pools = job.status, job.pools
             rank_bits = job.rank << STAGE_BITS
             live = statuses.translate(_LIVE)
             stage = live.find(1)
             while stage >= 0:
                 status = statuses[stage]
                 key = rank_bits | stage
-                test = tests[pools[stage]] if status == READY else False
-                if test is False or (test is not True and key not in test):
+                if status != READY or not _is_choice(
+                    pools[job_pools[stage]].queue, key, limits[job_pools[stage]]
+                ):
                     record(job, stage, status)
                     keys.append(key)
                     if status == BLOCKED:
@@ -273,6 +263,32 @@ class ServingObservationEncoder(SlotEncoder):
         data[o + col["estimate"]] = estimate / (estimate + self.stage_time_scale)
         self._executor_start.data[row] = job.since[stage]
         self._executor_scale.data[row] = self.stage_time_scale
+
+
+_ANY = 1 << 62  # the limit of a pool whose every ready stage is a choice
+
+
+def _is_choice(queue: FcfsReadyQueue, key: int, limit: int) -> bool:
+    """Whether ready stage ``key`` of ``queue``'s pool is a choice under ``limit``."""
+    return limit >= _ANY or (limit >= 0 and queue.contexts[key] <= limit)
+
+
+def _fitting(queue: FcfsReadyQueue, limit: int, slots: int, heads: set[int]) -> list[int]:
+    """The first ``slots`` queued stages whose context is at most ``limit``, in FCFS order; adds
+    the first of each app class to ``heads``."""
+    contexts = queue.contexts
+    items = []
+    for key in queue.keys:
+        if contexts[key] <= limit:
+            items.append(key)
+            if len(items) == slots:
+                break
+    for keys in queue.by_class:
+        for key in keys:
+            if contexts[key] <= limit:
+                heads.add(key)
+                break
+    return items
 
 
 def _with_heads(keys: list[int], heads: set[int]) -> list[int]:
