@@ -1,4 +1,7 @@
-"""SB3 features extractors for ``CompoundLLM-v0``: an embedding per stage slot plus a global context.
+"""SB3 features extractors: an embedding per stage slot plus a global context.
+
+They read any environment's observations through its feature tables: ``env_id`` and the
+observation settings ``env`` (for ``CompoundLLMServing-v0``, its ``apps``) give the layout.
 
 Both extractors output one flat tensor, ``S`` slot embeddings of ``slot_dim`` followed by a
 context vector of ``context_dim``, which :class:`~llm_sched_env.agents.policy.SlotPolicy`
@@ -20,9 +23,17 @@ import itertools
 
 import torch as th
 from gymnasium import spaces
-from llm_sched_env.agents.features import COMPOUND_INPUTS, NetworkInputs, ObservationBatch
+from llm_sched_env.agents.features import NetworkInputs, ObservationBatch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
+
+from llm_sched_env.envs import ENVIRONMENTS, observation_layout
+
+
+def network_inputs(env_id: str, env: dict | None) -> NetworkInputs:
+    """The inputs a network reads from the observations of ``env_id`` configured by ``env``."""
+    config = ENVIRONMENTS[env_id].config_class.from_mapping(env or {})
+    return NetworkInputs(observation_layout(config))
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -86,8 +97,13 @@ class SlotMLPExtractor(SlotFeaturesExtractor):
     """Per-slot MLP on stage + job rows; an MLP on the whole padded observation for the context."""
 
     def __init__(
-        self, observation_space: spaces.Dict, hidden: int = 64, inputs: NetworkInputs = COMPOUND_INPUTS
+        self,
+        observation_space: spaces.Dict,
+        hidden: int = 64,
+        env_id: str = "CompoundLLM-v0",
+        env: dict | None = None,
     ) -> None:
+        inputs = network_inputs(env_id, env)
         super().__init__(observation_space, slot_dim=hidden, context_dim=hidden, inputs=inputs)
         self.slot_net = mlp([inputs.slot_dim, hidden, hidden])
         self.executors = ExecutorSummary(hidden, inputs)
@@ -136,8 +152,10 @@ class StageGraphExtractor(SlotFeaturesExtractor):
         observation_space: spaces.Dict,
         hidden: int = 64,
         rounds: int = 2,
-        inputs: NetworkInputs = COMPOUND_INPUTS,
+        env_id: str = "CompoundLLM-v0",
+        env: dict | None = None,
     ) -> None:
+        inputs = network_inputs(env_id, env)
         super().__init__(observation_space, slot_dim=hidden, context_dim=hidden, inputs=inputs)
         self.encode = mlp([inputs.slot_dim, hidden, hidden])
         self.rounds = nn.ModuleList(MessagePassing(hidden) for _ in range(rounds))

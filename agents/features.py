@@ -29,6 +29,7 @@ class NetworkInputs:
     """
 
     def __init__(self, layout: Layout) -> None:
+        self.layout = layout
         stages = layout.stages
         self.num_stage_features = stages.width
         self.num_executor_features = layout.executors.width

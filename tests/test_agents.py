@@ -194,6 +194,27 @@ def test_train_cli_clones_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert main(["train", *common, "--policy", "mlp", "--resume", str(checkpoint), "--out", str(second)]) == 2
 
 
+@pytest.mark.parametrize("policy", ["mlp", "gnn"])
+def test_train_cli_on_the_serving_env(policy: str, tmp_path: Path) -> None:
+    small = ["--env", "CompoundLLMServing-v0", "--env", "num_jobs=12", "--env", 'apps=["sorting", "mine"]']
+    argv = ["train", *small, "--policy", policy, "--timesteps", "64", "--n-envs", "2", "--n-steps", "32"]
+    argv += ["--batch-size", "32", "--hidden", "8", "--bc-steps", "64", "--validation-seeds", "1"]
+    argv += ["--validation-env", "num_jobs=12", "--no-progress", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    agent = Agent.load(tmp_path / "final.zip")
+    assert agent.env_id == "CompoundLLMServing-v0" and agent.info["observation"]["apps"] == [
+        "sorting",
+        "mine",
+    ]
+    config = agent.config(num_jobs=12, arrival_rate=2.0)
+    assert config.app_classes == ("sorting", "mine", "other")
+    (jct,) = agent.mean_jcts(config, [0])
+    assert jct > 0
+    with pytest.raises(ValueError, match="CompoundLLMServing-v0"):
+        agent.run_episode([], 2, 2)
+    assert main(["train", "--env", "CompoundLLMServing-v9", "--out", str(tmp_path / "x")]) == 2
+
+
 class _SeedSpy(gym.Wrapper):
     """Records the seed of every reset."""
 
@@ -221,6 +242,8 @@ def test_training_and_validation_never_draw_evaluation_seeds() -> None:
 def test_train_config_names_the_bad_field() -> None:
     with pytest.raises(ValueError, match="policy"):
         TrainConfig(policy="cnn")
+    with pytest.raises(ValueError, match="env_id"):
+        TrainConfig(env_id="CompoundLLM-v1")
     with pytest.raises(ValueError, match="num_jobz"):
         TrainConfig(env={"num_jobz": 3})
     with pytest.raises(ValueError, match="gamma"):
