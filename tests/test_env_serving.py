@@ -202,13 +202,11 @@ def test_observations_match_the_reference_encoder(config: ServingConfig) -> None
     stages = config.stage_slots
     while not terminated:
         check_observation(env, obs, info)
-        tables = observation_tables(obs, env._encoder.layout)
+        tables = observation_tables(obs, env.layout)
         seen["hidden_ready"] += info["hidden_ready"] > 0
-        ready = tables["stages"][:, env._encoder.layout.stages.offset("ready")] == 1
+        ready = tables["stages"][:, env.layout.stages.offset("ready")] == 1
         seen["partial_fit"] += bool((ready[:stages] & (obs["action_mask"] == 0)).any())
-        seen["deciding_rows"] += (
-            tables["executors"][:, env._encoder.layout.executors.offset("deciding")].sum() == 1
-        )
+        seen["deciding_rows"] += tables["executors"][:, env.layout.executors.offset("deciding")].sum() == 1
         obs, _, terminated, _, info = env.step(policy.act(obs))
     seen["preempted"] = sum(getattr(pool, "preemptions", 0) for pool in env._sim.pools)
     assert all(seen.values()), seen

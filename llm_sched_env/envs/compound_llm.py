@@ -109,7 +109,8 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     JSON, so ``env.spec.to_json()`` works only for environments made without one.
 
     Besides the Gymnasium API: :meth:`action_masks`, :meth:`observe` (the current
-    observation again), :attr:`results` (per-job outcomes so far) and :attr:`now`.
+    observation again), :attr:`results` (per-job outcomes so far), :attr:`now` and
+    :attr:`layout` (the feature tables; ``observation_tables(obs, env.layout)`` reshapes).
 
     ## Version History
     * v0: initial version.
@@ -143,6 +144,7 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.render_mode = render_mode
         cfg = self.config
         self._encoder = self.encoder_class(cfg)
+        self.layout = self._encoder.layout  # the feature tables of the observations
         self.observation_space = self._encoder.space
         self.action_space = spaces.Discrete(cfg.stage_slots)
         self._workload = Workload(mix=cfg.app_mix, arrivals=PoissonArrivals(cfg.arrival_rate))
