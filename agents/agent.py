@@ -17,8 +17,15 @@ import torch as th
 from llm_sched_env.agents.config import observation_fields
 from sb3_contrib import MaskablePPO
 
-from llm_sched_env.core import JobSpec, Results
-from llm_sched_env.envs import ENVIRONMENTS, CompoundLLMConfig, CompoundLLMEnv, ServingConfig, env_class
+from llm_sched_env.core import Cluster, JobSpec, Results
+from llm_sched_env.envs import (
+    ENVIRONMENTS,
+    CompoundLLMConfig,
+    CompoundLLMEnv,
+    CompoundLLMServingEnv,
+    ServingConfig,
+    env_class,
+)
 
 
 def agent_info(
@@ -95,11 +102,24 @@ class Agent:
     def run_episode(self, jobs: Iterable[JobSpec], num_regular: int, num_llm: int) -> Results:
         """Schedule ``jobs`` on ``num_regular`` + ``num_llm`` executors; per-job results."""
         if self.env_id != "CompoundLLM-v0":
-            raise ValueError(f"model: {self.name} schedules {self.env_id}, not the paper's R x L clusters")
+            return self.run_on_cluster(jobs, Cluster.paper(num_regular, num_llm))
         config = CompoundLLMConfig.from_trace(
             list(jobs), num_regular=num_regular, num_llm=num_llm, **self.info["observation"]
         )
-        env = CompoundLLMEnv(config)
+        return self._schedule(CompoundLLMEnv(config))
+
+    def run_on_cluster(self, jobs: Iterable[JobSpec], cluster: Cluster) -> Results:
+        """Schedule ``jobs`` on ``cluster`` (agents trained on ``CompoundLLMServing-v0``); per-job results."""
+        if self.env_id == "CompoundLLM-v0":
+            raise ValueError(
+                f"cluster: {self.name} was trained on CompoundLLM-v0 and runs on the paper's cluster only"
+            )
+        trace = tuple(jobs)
+        return self._schedule(
+            CompoundLLMServingEnv(self.config(trace=trace, num_jobs=len(trace), cluster=cluster))
+        )
+
+    def _schedule(self, env: CompoundLLMEnv) -> Results:
         obs, _ = env.reset()
         terminated = False
         while not terminated:

@@ -24,7 +24,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from llm_sched_env.cli import main
 from llm_sched_env.core import LLM, JobSpec
-from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
+from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv, CompoundLLMServingEnv
 from llm_sched_env.experiments.policies import get_policy
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
@@ -210,8 +210,8 @@ def test_train_cli_on_the_serving_env(policy: str, tmp_path: Path) -> None:
     assert config.app_classes == ("sorting", "mine", "other")
     (jct,) = agent.mean_jcts(config, [0])
     assert jct > 0
-    with pytest.raises(ValueError, match="CompoundLLMServing-v0"):
-        agent.run_episode([], 2, 2)
+    jobs = [_single_stage_job(k) for k in range(4)]  # seconds only: runs on single-stream pools
+    assert len(agent.run_episode(jobs, 1, 1)) == 4  # a serving agent also runs the paper's clusters
     assert main(["train", "--env", "CompoundLLMServing-v9", "--out", str(tmp_path / "x")]) == 2
 
 
@@ -262,3 +262,6 @@ def test_shipped_models_load_schedule_and_document_their_training(model: Path) -
     config = agent.config(num_jobs=12, num_regular=2, num_llm=2)
     (jct,) = agent.mean_jcts(config, [0])
     assert jct > 0
+    if agent.env_id == "CompoundLLM-v0":
+        with pytest.raises(ValueError, match=r"^cluster:"):
+            agent.run_on_cluster([], CompoundLLMServingEnv().config.cluster)

@@ -35,7 +35,8 @@ def test_a_new_static_stage_feature_is_one_line_plus_its_computation() -> None:
     table.record(job, 0, 2)  # adds the job's rows
     table.update_new()
     column = extended.offset("num_parents")
-    assert [table.stages.view[table.entries[0].base + s, column] for s in range(3)] == pytest.approx([0.0, 1 / 3, 0.5])
+    values = [table.stages.view[table.entries[0].base + s, column] for s in range(3)]
+    assert values == pytest.approx([0.0, 1 / 3, 0.5])
     # The reference encoder reads the same table: every column agrees.
     layout = LAYOUT.__class__(extended, LAYOUT.executors, LAYOUT.pools, LAYOUT.system, LAYOUT.apps)
     row = table.stages.view[table.entries[0].base + 2]
