@@ -14,18 +14,30 @@ from typing import Any
 
 import numpy as np
 import torch as th
-from llm_sched_env.agents.config import OBSERVATION_FIELDS
+from llm_sched_env.agents.config import observation_fields
 from sb3_contrib import MaskablePPO
 
-from llm_sched_env.core import JobSpec, Results
-from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
+from llm_sched_env.core import Cluster, JobSpec, Results
+from llm_sched_env.envs import (
+    ENVIRONMENTS,
+    CompoundLLMConfig,
+    CompoundLLMEnv,
+    CompoundLLMServingEnv,
+    ServingConfig,
+    env_class,
+)
 
 
-def agent_info(name: str, policy: str, env_config: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-    """The ``agent_info`` saved with a model: its display name, network and observation settings."""
-    defaults = CompoundLLMConfig()
-    observation = {key: env_config.get(key, getattr(defaults, key)) for key in OBSERVATION_FIELDS}
-    return {"name": name, "policy": policy, "observation": observation, **extra}
+def agent_info(
+    name: str, policy: str, env_config: Mapping[str, Any], env_id: str = "CompoundLLM-v0", **extra: Any
+) -> dict[str, Any]:
+    """The ``agent_info`` saved with a model: its display name, network, environment and observation
+    settings."""
+    defaults = ENVIRONMENTS[env_id].config_class()
+    observation = {key: env_config.get(key, getattr(defaults, key)) for key in observation_fields(env_id)}
+    if "apps" in observation:
+        observation["apps"] = list(observation["apps"])
+    return {"name": name, "policy": policy, "env_id": env_id, "observation": observation, **extra}
 
 
 class Agent:
@@ -47,9 +59,17 @@ class Agent:
             raise ValueError(f"model: no such file {os.fspath(path)!r}")
         return cls(MaskablePPO.load(path, device="cpu"))
 
-    def config(self, **fields: Any) -> CompoundLLMConfig:
+    @property
+    def env_id(self) -> str:
+        """The environment the agent was trained on (``CompoundLLM-v0`` for models saved without one)."""
+        return self.info.get("env_id", "CompoundLLM-v0")
+
+    def config(self, **fields: Any) -> CompoundLLMConfig | ServingConfig:
         """An environment configuration with this agent's observation settings and ``fields``."""
-        return CompoundLLMConfig.from_mapping({**self.info["observation"], **fields})
+        observation = dict(self.info["observation"])
+        if "apps" in observation:
+            observation["apps"] = tuple(observation["apps"])
+        return ENVIRONMENTS[self.env_id].config_class.from_mapping({**observation, **fields})
 
     def act_batch(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         """The slot to start for each observation of a batch (arrays with a leading batch axis)."""
@@ -62,10 +82,10 @@ class Agent:
         """The slot to start, given one ``CompoundLLM-v0`` observation."""
         return int(self.act_batch({key: value[None] for key, value in obs.items()})[0])
 
-    def mean_jcts(self, config: CompoundLLMConfig, seeds: Iterable[int]) -> list[float]:
+    def mean_jcts(self, config: CompoundLLMConfig | ServingConfig, seeds: Iterable[int]) -> list[float]:
         """Mean JCT of one episode of ``config`` per workload seed (episodes run side by side)."""
         seeds = list(seeds)
-        envs = [CompoundLLMEnv(config) for _ in seeds]
+        envs = [env_class(config)(config) for _ in seeds]
         current = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds, strict=True)]
         running = list(range(len(envs)))
         while running:
@@ -81,10 +101,25 @@ class Agent:
 
     def run_episode(self, jobs: Iterable[JobSpec], num_regular: int, num_llm: int) -> Results:
         """Schedule ``jobs`` on ``num_regular`` + ``num_llm`` executors; per-job results."""
+        if self.env_id != "CompoundLLM-v0":
+            return self.run_on_cluster(jobs, Cluster.paper(num_regular, num_llm))
         config = CompoundLLMConfig.from_trace(
             list(jobs), num_regular=num_regular, num_llm=num_llm, **self.info["observation"]
         )
-        env = CompoundLLMEnv(config)
+        return self._schedule(CompoundLLMEnv(config))
+
+    def run_on_cluster(self, jobs: Iterable[JobSpec], cluster: Cluster) -> Results:
+        """Schedule ``jobs`` on ``cluster`` (agents trained on ``CompoundLLMServing-v0``); per-job results."""
+        if self.env_id == "CompoundLLM-v0":
+            raise ValueError(
+                f"cluster: {self.name} was trained on CompoundLLM-v0 and runs on the paper's cluster only"
+            )
+        trace = tuple(jobs)
+        return self._schedule(
+            CompoundLLMServingEnv(self.config(trace=trace, num_jobs=len(trace), cluster=cluster))
+        )
+
+    def _schedule(self, env: CompoundLLMEnv) -> Results:
         obs, _ = env.reset()
         terminated = False
         while not terminated:

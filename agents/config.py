@@ -10,12 +10,18 @@ from typing import Any
 
 from llm_sched_env.agents.seeds import validation_seeds
 
-from llm_sched_env.envs import CompoundLLMConfig
+from llm_sched_env.envs import ENVIRONMENTS, CompoundLLMConfig, ServingConfig
 
 ALGORITHMS = ("maskable-ppo",)
 POLICY_KINDS = ("mlp", "gnn")  # the features extractors of agents.extractors.EXTRACTORS
 # Environment fields that shape the observation: a model runs with the values it learned on.
 OBSERVATION_FIELDS = ("stage_slots", "edge_slots", "stage_time_scale", "job_time_scale")
+SERVING_OBSERVATION_FIELDS = (*OBSERVATION_FIELDS, "token_scale", "apps")
+
+
+def observation_fields(env_id: str) -> tuple[str, ...]:
+    """The observation-shaping fields of environment ``env_id``."""
+    return SERVING_OBSERVATION_FIELDS if env_id == "CompoundLLMServing-v0" else OBSERVATION_FIELDS
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
@@ -63,6 +69,7 @@ class TrainConfig:
     """
 
     policy: str = "gnn"
+    env_id: str = "CompoundLLM-v0"
     algo: str = "maskable-ppo"
     timesteps: int = 300_000
     n_envs: int = 8
@@ -90,6 +97,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.policy not in POLICY_KINDS:
             raise ValueError(f"policy: expected one of {POLICY_KINDS}, got {self.policy!r}")
+        if self.env_id not in ENVIRONMENTS:
+            raise ValueError(f"env_id: expected one of {sorted(ENVIRONMENTS)}, got {self.env_id!r}")
         if self.algo not in ALGORITHMS:
             raise ValueError(f"algo: expected one of {ALGORITHMS}, got {self.algo!r}")
         for name in ("timesteps", "seed"):
@@ -111,14 +120,15 @@ class TrainConfig:
         """The display name in tables: ``name``, or e.g. ``DAgger+PPO-GNN`` (``PPO-GNN`` without cloning)."""
         return self.name or f"{'DAgger+' if self.cloning else ''}PPO-{self.policy.upper()}"
 
-    def training_env_config(self) -> CompoundLLMConfig:
-        return CompoundLLMConfig.from_mapping(self.env)
+    def training_env_config(self) -> CompoundLLMConfig | ServingConfig:
+        return ENVIRONMENTS[self.env_id].config_class.from_mapping(self.env)
 
-    def validation_env_config(self) -> CompoundLLMConfig:
-        """The paper's setting with the training observation settings and ``validation_env``."""
+    def validation_env_config(self) -> CompoundLLMConfig | ServingConfig:
+        """The environment's default setting (the paper's for ``CompoundLLM-v0``) with the training
+        observation settings and ``validation_env``."""
         training = self.training_env_config()
-        observation = {key: getattr(training, key) for key in OBSERVATION_FIELDS}
-        return CompoundLLMConfig.from_mapping({**observation, **self.validation_env})
+        observation = {key: getattr(training, key) for key in observation_fields(self.env_id)}
+        return type(training).from_mapping({**observation, **self.validation_env})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (a replayed trace is summarised by its number of jobs)."""

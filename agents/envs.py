@@ -12,7 +12,7 @@ from llm_sched_env.agents.seeds import TRAIN_SEED_START
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
-from llm_sched_env.envs import CompoundLLMEnv
+from llm_sched_env.envs import ENVIRONMENTS
 
 _SEED_END = 2**62
 
@@ -37,11 +37,13 @@ class TrainingSeeds(gym.Wrapper):
         return self.env.reset(seed=workload_seed, options=options)
 
 
-def _training_env(config: Mapping[str, Any]) -> gym.Env:
-    return Monitor(TrainingSeeds(CompoundLLMEnv(dict(config))))
+def _training_env(env_id: str, config: Mapping[str, Any]) -> gym.Env:
+    return Monitor(TrainingSeeds(ENVIRONMENTS[env_id](dict(config))))
 
 
-def make_training_vec_env(config: Mapping[str, Any], n_envs: int, subprocess: bool = False) -> VecEnv:
-    """``n_envs`` monitored training environments of ``config`` (CompoundLLMConfig fields)."""
-    factories: list[Callable[[], gym.Env]] = [partial(_training_env, dict(config))] * n_envs
+def make_training_vec_env(
+    config: Mapping[str, Any], n_envs: int, subprocess: bool = False, env_id: str = "CompoundLLM-v0"
+) -> VecEnv:
+    """``n_envs`` monitored training environments of ``env_id`` configured by ``config`` (its fields)."""
+    factories: list[Callable[[], gym.Env]] = [partial(_training_env, env_id, dict(config))] * n_envs
     return SubprocVecEnv(factories) if subprocess else DummyVecEnv(factories)

@@ -1,4 +1,7 @@
-"""SB3 features extractors for ``CompoundLLM-v0``: an embedding per stage slot plus a global context.
+"""SB3 features extractors: an embedding per stage slot plus a global context.
+
+They read any environment's observations through its feature tables: ``env_id`` and the
+observation settings ``env`` (for ``CompoundLLMServing-v0``, its ``apps``) give the layout.
 
 Both extractors output one flat tensor, ``S`` slot embeddings of ``slot_dim`` followed by a
 context vector of ``context_dim``, which :class:`~llm_sched_env.agents.policy.SlotPolicy`
@@ -20,14 +23,17 @@ import itertools
 
 import torch as th
 from gymnasium import spaces
-from llm_sched_env.agents.features import (
-    CONTEXT_INPUT_DIM,
-    EXECUTOR_INPUT_DIM,
-    SLOT_INPUT_DIM,
-    ObservationBatch,
-)
+from llm_sched_env.agents.features import NetworkInputs, ObservationBatch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
+
+from llm_sched_env.envs import ENVIRONMENTS, observation_layout
+
+
+def network_inputs(env_id: str, env: dict | None) -> NetworkInputs:
+    """The inputs a network reads from the observations of ``env_id`` configured by ``env``."""
+    config = ENVIRONMENTS[env_id].config_class.from_mapping(env or {})
+    return NetworkInputs(observation_layout(config))
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -53,9 +59,9 @@ def masked_max(x: th.Tensor, mask: th.Tensor) -> th.Tensor:
 class ExecutorSummary(nn.Module):
     """Encodes each executor and averages them per pool: a fixed-size summary for any ``R``, ``L``."""
 
-    def __init__(self, hidden: int) -> None:
+    def __init__(self, hidden: int, inputs: NetworkInputs) -> None:
         super().__init__()
-        self.encode = mlp([EXECUTOR_INPUT_DIM, hidden])
+        self.encode = mlp([inputs.executor_dim, hidden])
         self.out_dim = 2 * hidden
 
     def forward(self, batch: ObservationBatch) -> th.Tensor:
@@ -67,14 +73,19 @@ class ExecutorSummary(nn.Module):
 class SlotFeaturesExtractor(BaseFeaturesExtractor):
     """Base of the extractors: ``num_slots`` slot embeddings of ``slot_dim``, then ``context_dim``."""
 
-    def __init__(self, observation_space: spaces.Dict, slot_dim: int, context_dim: int) -> None:
+    def __init__(
+        self, observation_space: spaces.Dict, slot_dim: int, context_dim: int, inputs: NetworkInputs
+    ) -> None:
         self.num_slots = int(observation_space["stage_mask"].n)
         super().__init__(observation_space, self.num_slots * slot_dim + context_dim)
         self.slot_dim = slot_dim
         self.context_dim = context_dim
+        self.inputs = inputs
+        # Pool and system rows: their width depends on the number of pools.
+        self.context_input_dim = observation_space["pools"].shape[0] + observation_space["system"].shape[0]
 
     def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
-        slots, context = self.embed(ObservationBatch.of(observations))
+        slots, context = self.embed(ObservationBatch.of(observations, self.inputs))
         return th.cat([slots.flatten(1), context], dim=-1)
 
     def embed(self, batch: ObservationBatch) -> tuple[th.Tensor, th.Tensor]:
@@ -85,11 +96,18 @@ class SlotFeaturesExtractor(BaseFeaturesExtractor):
 class SlotMLPExtractor(SlotFeaturesExtractor):
     """Per-slot MLP on stage + job rows; an MLP on the whole padded observation for the context."""
 
-    def __init__(self, observation_space: spaces.Dict, hidden: int = 64) -> None:
-        super().__init__(observation_space, slot_dim=hidden, context_dim=hidden)
-        self.slot_net = mlp([SLOT_INPUT_DIM, hidden, hidden])
-        self.executors = ExecutorSummary(hidden)
-        flat = self.num_slots * SLOT_INPUT_DIM + self.executors.out_dim + CONTEXT_INPUT_DIM
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        hidden: int = 64,
+        env_id: str = "CompoundLLM-v0",
+        env: dict | None = None,
+    ) -> None:
+        inputs = network_inputs(env_id, env)
+        super().__init__(observation_space, slot_dim=hidden, context_dim=hidden, inputs=inputs)
+        self.slot_net = mlp([inputs.slot_dim, hidden, hidden])
+        self.executors = ExecutorSummary(hidden, inputs)
+        flat = self.num_slots * inputs.slot_dim + self.executors.out_dim + self.context_input_dim
         self.context_net = mlp([flat, 2 * hidden, hidden])
 
     def embed(self, batch: ObservationBatch) -> tuple[th.Tensor, th.Tensor]:
@@ -129,12 +147,20 @@ class MessagePassing(nn.Module):
 class StageGraphExtractor(SlotFeaturesExtractor):
     """Message passing over the revealed stage DAG and within jobs, plus executor and pool summaries."""
 
-    def __init__(self, observation_space: spaces.Dict, hidden: int = 64, rounds: int = 2) -> None:
-        super().__init__(observation_space, slot_dim=hidden, context_dim=hidden)
-        self.encode = mlp([SLOT_INPUT_DIM, hidden, hidden])
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        hidden: int = 64,
+        rounds: int = 2,
+        env_id: str = "CompoundLLM-v0",
+        env: dict | None = None,
+    ) -> None:
+        inputs = network_inputs(env_id, env)
+        super().__init__(observation_space, slot_dim=hidden, context_dim=hidden, inputs=inputs)
+        self.encode = mlp([inputs.slot_dim, hidden, hidden])
         self.rounds = nn.ModuleList(MessagePassing(hidden) for _ in range(rounds))
-        self.executors = ExecutorSummary(hidden)
-        self.context_net = mlp([2 * hidden + self.executors.out_dim + CONTEXT_INPUT_DIM, hidden])
+        self.executors = ExecutorSummary(hidden, inputs)
+        self.context_net = mlp([2 * hidden + self.executors.out_dim + self.context_input_dim, hidden])
 
     def embed(self, batch: ObservationBatch) -> tuple[th.Tensor, th.Tensor]:
         mask = batch.stage_mask

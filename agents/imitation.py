@@ -48,7 +48,7 @@ def collect(
     model: MaskablePPO, venv: VecEnv, steps: int, follow_teacher: bool, progress: Progress
 ) -> Rollout:
     """About ``steps`` states from ``venv`` (reset first), acting by the teacher or by ``model``."""
-    teacher = PacedSRPT()
+    teacher = PacedSRPT(model.policy.features_extractor.inputs.layout)
     n = venv.num_envs
     obs = venv.reset()
     frames: list[dict[str, np.ndarray]] = []

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from llm_sched_env.envs import STAGE_FEATURES
-
-_REGULAR = STAGE_FEATURES.index("job_remaining_regular_work")
-_LLM = STAGE_FEATURES.index("job_remaining_llm_work")
-_PACE = STAGE_FEATURES.index("job_llm_pace")
+from llm_sched_env.envs import LAYOUT, Layout
 
 
 def _unsquash(feature: np.ndarray) -> np.ndarray:
@@ -29,13 +25,20 @@ class PacedSRPT:
 
     name = "PacedSRPT"
 
+    def __init__(self, layout: Layout = LAYOUT) -> None:
+        stages = layout.stages
+        self._regular = stages.offset("job_remaining_regular_work")
+        self._llm = stages.offset("job_remaining_llm_work")
+        self._pace = stages.offset("job_llm_pace")
+        self._width = stages.width
+
     def act_batch(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """The slot to start for each observation of a batch (arrays with a leading batch axis)."""
         mask = obs["action_mask"]
-        rows = obs["stages"].reshape(*mask.shape, len(STAGE_FEATURES))
-        pace = _unsquash(rows[..., _PACE])
+        rows = obs["stages"].reshape(*mask.shape, self._width)
+        pace = _unsquash(rows[..., self._pace])
         # Work is shown as w / (w + scale): unsquashed it is w / scale, the same scale for both pools.
-        work = _unsquash(rows[..., _REGULAR]) + pace * _unsquash(rows[..., _LLM])
+        work = _unsquash(rows[..., self._regular]) + pace * _unsquash(rows[..., self._llm])
         return np.argmin(np.where(mask == 1, work, np.inf), axis=-1)
 
     def act(self, obs: dict[str, np.ndarray]) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch as th
 from llm_sched_env.agents.agent import Agent, agent_info
-from llm_sched_env.agents.config import TrainConfig
+from llm_sched_env.agents.config import TrainConfig, observation_fields
 from llm_sched_env.agents.envs import make_training_vec_env
 from llm_sched_env.agents.extractors import EXTRACTORS
 from llm_sched_env.agents.imitation import behaviour_clone
@@ -35,7 +35,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from tqdm import tqdm
 
 import llm_sched_env
-from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
+from llm_sched_env.envs import CompoundLLMConfig, ServingConfig, env_class
 
 CHECKPOINT_PREFIX = "agent"
 
@@ -43,7 +43,9 @@ CHECKPOINT_PREFIX = "agent"
 class Validation(BaseCallback):
     """Runs the deterministic policy on validation seeds every ``every`` steps; keeps the best model."""
 
-    def __init__(self, config: CompoundLLMConfig, seeds: Sequence[int], every: int, best_path: Path) -> None:
+    def __init__(
+        self, config: CompoundLLMConfig | ServingConfig, seeds: Sequence[int], every: int, best_path: Path
+    ) -> None:
         super().__init__()
         self.env_config = config
         self.seeds = list(seeds)
@@ -52,7 +54,7 @@ class Validation(BaseCallback):
         self.history: list[dict[str, float]] = []
         self.best: dict[str, float] | None = None
         self._last = 0
-        env = CompoundLLMEnv(config)
+        env = env_class(config)(config)
         self.reference = float(np.mean([run_episode(env, ObsPSTCS(), s).mean_jct for s in self.seeds]))
 
     def validate(self, model: MaskablePPO, logger: Logger, step: int) -> dict[str, float]:
@@ -98,9 +100,14 @@ def _normalization_stats(checkpoint: Path) -> Path | None:
 
 def build_model(config: TrainConfig, venv: VecEnv, tensorboard_dir: Path) -> MaskablePPO:
     """A fresh MaskablePPO with the slot policy of ``config.policy``."""
+    extractor_kwargs: dict[str, Any] = {"hidden": config.hidden}
+    if config.env_id != "CompoundLLM-v0":
+        training = config.training_env_config()
+        observation = {key: getattr(training, key) for key in observation_fields(config.env_id)}
+        extractor_kwargs.update(env_id=config.env_id, env=observation)
     policy_kwargs = {
         "features_extractor_class": EXTRACTORS[config.policy],
-        "features_extractor_kwargs": {"hidden": config.hidden},
+        "features_extractor_kwargs": extractor_kwargs,
         "head_hidden": config.hidden,
     }
     return MaskablePPO(
@@ -141,7 +148,7 @@ def _clone(
 
 
 def _training_venv(config: TrainConfig, resume: Path | None) -> VecEnv:
-    venv = make_training_vec_env(config.env, config.n_envs, config.subprocess)
+    venv = make_training_vec_env(config.env, config.n_envs, config.subprocess, config.env_id)
     if not config.normalize_reward:
         return venv
     stats = None if resume is None else _normalization_stats(resume)
@@ -158,7 +165,9 @@ def _model(config: TrainConfig, venv: VecEnv, out: Path, resume: Path | None) ->
         if not isinstance(model.policy.features_extractor, EXTRACTORS[config.policy]):
             raise ValueError(f"resume: {resume} is not a {config.policy!r} model")
         venv.seed(config.seed + model.num_timesteps)  # fresh training episodes, not the first run's again
-    model.agent_info = agent_info(config.agent_name, config.policy, config.env, training=config.to_dict())
+    model.agent_info = agent_info(
+        config.agent_name, config.policy, config.env, config.env_id, training=config.to_dict()
+    )
     return model
 
 

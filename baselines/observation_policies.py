@@ -1,4 +1,4 @@
-"""FCFS, RS and PS-TCS acting on ``CompoundLLM-v0`` observations: ``act(obs) -> slot``.
+"""FCFS, RS and PS-TCS acting on ``CompoundLLM-v0`` and ``CompoundLLMServing-v0`` observations.
 
 They read only the observation, as an agent does. Shown stages sit in FCFS order and the
 slot rule keeps each application's oldest ready stage visible, so FCFS and PS-TCS make
@@ -17,7 +17,7 @@ from llm_sched_env.baselines.heuristics import PAPER_APP_PRIORITY
 from llm_sched_env.core import Results
 from llm_sched_env.envs import APP_CLASSES, APP_NAMES, STAGE_FEATURES
 
-_APP_COLUMNS = [STAGE_FEATURES.index(f"app_{name}") for name in APP_CLASSES]
+_FIRST_APP_COLUMN = STAGE_FEATURES.index(f"app_{APP_CLASSES[0]}")  # the same in every layout
 
 
 class ObservationPolicy(Protocol):
@@ -39,29 +39,34 @@ class ObsFCFS:
 class ObsAppPriority:
     """Fixed application priority (``order``: highest first), FCFS within an application.
 
-    ``order`` may name only the applications the observation tells apart (``APP_NAMES``);
-    other applications rank last, as on the fast path.
+    ``order`` may name only the applications the observation tells apart: ``apps``, the
+    environment's configured applications (``APP_NAMES`` for ``CompoundLLM-v0``); other
+    applications rank last, as on the fast path.
     """
 
-    def __init__(self, order: tuple[str, ...], name: str = "AppPriority") -> None:
-        unknown = [app for app in order if app not in APP_NAMES]
+    def __init__(
+        self, order: tuple[str, ...], name: str = "AppPriority", apps: tuple[str, ...] = APP_NAMES
+    ) -> None:
+        unknown = [app for app in order if app not in apps]
         if unknown:
-            raise ValueError(f"order: observations do not tell apart {unknown}; known apps are {APP_NAMES}")
+            raise ValueError(f"order: observations do not tell apart {unknown}; known apps are {apps}")
         self.name = name
-        self._rank_of_class = np.array([order.index(c) if c in order else len(order) for c in APP_CLASSES])
+        classes = (*apps, "other")
+        self._rank_of_class = np.array([order.index(c) if c in order else len(order) for c in classes])
+        self._app_columns = slice(_FIRST_APP_COLUMN, _FIRST_APP_COLUMN + len(classes))
 
     def act(self, obs: dict[str, np.ndarray]) -> int:
         mask = obs["action_mask"]
-        stages = obs["stages"].reshape(len(mask), len(STAGE_FEATURES))
-        rank = self._rank_of_class[stages[:, _APP_COLUMNS].argmax(axis=1)]
-        return int(np.argmin(np.where(mask == 1, rank, len(APP_CLASSES))))
+        stages = obs["stages"].reshape(len(mask), -1)
+        rank = self._rank_of_class[stages[:, self._app_columns].argmax(axis=1)]
+        return int(np.argmin(np.where(mask == 1, rank, len(self._rank_of_class))))
 
 
 class ObsPSTCS(ObsAppPriority):
     """PS-TCS: Task automation > Code generation > Sorting, FCFS within an application."""
 
-    def __init__(self) -> None:
-        super().__init__(PAPER_APP_PRIORITY, name="PS-TCS")
+    def __init__(self, apps: tuple[str, ...] = APP_NAMES) -> None:
+        super().__init__(PAPER_APP_PRIORITY, name="PS-TCS", apps=apps)
 
 
 class ObsRS:

@@ -24,7 +24,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from llm_sched_env.cli import main
 from llm_sched_env.core import LLM, JobSpec
-from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
+from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv, CompoundLLMServingEnv
 from llm_sched_env.experiments.policies import get_policy
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
@@ -194,6 +194,27 @@ def test_train_cli_clones_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert main(["train", *common, "--policy", "mlp", "--resume", str(checkpoint), "--out", str(second)]) == 2
 
 
+@pytest.mark.parametrize("policy", ["mlp", "gnn"])
+def test_train_cli_on_the_serving_env(policy: str, tmp_path: Path) -> None:
+    small = ["--env", "CompoundLLMServing-v0", "--env", "num_jobs=12", "--env", 'apps=["sorting", "mine"]']
+    argv = ["train", *small, "--policy", policy, "--timesteps", "64", "--n-envs", "2", "--n-steps", "32"]
+    argv += ["--batch-size", "32", "--hidden", "8", "--bc-steps", "64", "--validation-seeds", "1"]
+    argv += ["--validation-env", "num_jobs=12", "--no-progress", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    agent = Agent.load(tmp_path / "final.zip")
+    assert agent.env_id == "CompoundLLMServing-v0" and agent.info["observation"]["apps"] == [
+        "sorting",
+        "mine",
+    ]
+    config = agent.config(num_jobs=12, arrival_rate=2.0)
+    assert config.app_classes == ("sorting", "mine", "other")
+    (jct,) = agent.mean_jcts(config, [0])
+    assert jct > 0
+    jobs = [_single_stage_job(k) for k in range(4)]  # seconds only: runs on single-stream pools
+    assert len(agent.run_episode(jobs, 1, 1)) == 4  # a serving agent also runs the paper's clusters
+    assert main(["train", "--env", "CompoundLLMServing-v9", "--out", str(tmp_path / "x")]) == 2
+
+
 class _SeedSpy(gym.Wrapper):
     """Records the seed of every reset."""
 
@@ -221,6 +242,8 @@ def test_training_and_validation_never_draw_evaluation_seeds() -> None:
 def test_train_config_names_the_bad_field() -> None:
     with pytest.raises(ValueError, match="policy"):
         TrainConfig(policy="cnn")
+    with pytest.raises(ValueError, match="env_id"):
+        TrainConfig(env_id="CompoundLLM-v1")
     with pytest.raises(ValueError, match="num_jobz"):
         TrainConfig(env={"num_jobz": 3})
     with pytest.raises(ValueError, match="gamma"):
@@ -239,3 +262,6 @@ def test_shipped_models_load_schedule_and_document_their_training(model: Path) -
     config = agent.config(num_jobs=12, num_regular=2, num_llm=2)
     (jct,) = agent.mean_jcts(config, [0])
     assert jct > 0
+    if agent.env_id == "CompoundLLM-v0":
+        with pytest.raises(ValueError, match=r"^cluster:"):
+            agent.run_on_cluster([], CompoundLLMServingEnv().config.cluster)

@@ -15,15 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from llm_sched_env.baselines import FCFS, PSTCS, ObsFCFS, ObsPSTCS, ObsRS, run_episode
 
-from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, READY, RUNNING, JobSpec, Simulator
+from llm_sched_env.core import JobSpec, Simulator
 from llm_sched_env.envs import (
-    APP_CLASSES,
-    EXECUTOR_FEATURES,
     STAGE_FEATURES,
     CompoundLLMConfig,
     CompoundLLMEnv,
     observation_tables,
 )
+from llm_sched_env.envs.reference import reference_observation
 from llm_sched_env.envs.stage_table import exact_units
 from llm_sched_env.workloads import PoissonArrivals, Workload
 
@@ -140,144 +139,26 @@ def test_a_running_stages_duration_does_not_leak() -> None:
 
 
 # ------------------------------------------------------- the observation, from scratch
-def squash(t: float, scale: float) -> float:
-    return t / (t + scale)
-
-
-def pace(spec: JobSpec, status: bytearray) -> float:
-    """Run time of the finished LLM stages over their estimates (1 before any finished)."""
-    finished = [s for s, st in enumerate(status) if st == DONE and spec.kinds[s] == LLM]
-    expected = sum(spec.estimates[s] for s in finished)
-    return sum(spec.durations[s] for s in finished) / expected if expected else 1.0
-
-
-def expected_slots(env: CompoundLLMEnv) -> tuple[list[tuple], int]:
-    """The shown (job, stage) pairs by the documented slot rule, and the ready stages left out."""
-    sim, slots = env._sim, env.config.stage_slots
-    deciding = [sim.pools[p].needs_decision() for p in (0, 1)]
-    jobs = sorted(sim.active.values(), key=lambda j: j.rank)
-    live = [(j, s) for j in jobs for s, st in enumerate(j.status) if st not in (HIDDEN, DONE)]
-    ready = [(j, s) for j, s in live if j.status[s] == READY and deciding[j.spec.kinds[s]]]
-    heads = {}
-    for j, s in ready:
-        app = APP_CLASSES.index(j.spec.app) if j.spec.app in APP_CLASSES else len(APP_CLASSES) - 1
-        heads.setdefault((j.spec.kinds[s], app), (j, s))
-    shown = list(heads.values())
-    shown += [ref for ref in ready if ref not in shown][: slots - len(shown)]
-    shown += [ref for ref in live if ref not in ready][: slots - len(shown)]
-    return sorted(shown, key=lambda ref: (ref[0].rank, ref[1])), len(ready) - sum(r in ready for r in shown)
-
-
-def _ready_in(sim: Simulator, pool: int) -> list[tuple]:
-    return [
-        (j, s)
-        for j in sim.active.values()
-        for s, st in enumerate(j.status)
-        if st == READY and j.spec.kinds[s] == pool
-    ]
-
-
-def check_observation(env: CompoundLLMEnv, obs: dict, info: dict) -> None:
-    sim, cfg = env._sim, env.config
-    now = sim.now
-    shown, hidden_ready = expected_slots(env)
-    n = len(shown)
-    tables = observation_tables(obs)
-    assert info["hidden_ready"] == hidden_ready
-    np.testing.assert_array_equal(obs["stage_mask"], np.arange(cfg.stage_slots) < n)
-    deciding = [sim.pools[p].needs_decision() for p in (0, 1)]
-    job_order = list(dict.fromkeys(j.rank for j, _ in shown))
-    first_slot = {}  # by job rank: the slot of its first shown stage
-    for k, (job, _) in enumerate(shown):
-        first_slot.setdefault(job.rank, k)
-    slot_of = {(j.rank, s): k for k, (j, s) in enumerate(shown)}
-    expected_edges = set()
-    for k, (job, stage) in enumerate(shown):
-        spec, status = job.spec, job.status[stage]
-        app = spec.app if spec.app in APP_CLASSES else "other"
-        live = [s for s, st in enumerate(job.status) if st not in (HIDDEN, DONE)]
-        work = sum(spec.estimates[s] for s in live)
-        in_status = now - job.since[stage]
-        row = {
-            "is_llm": float(spec.kinds[stage] == LLM),
-            **{f"app_{name}": float(name == app) for name in APP_CLASSES},
-            "estimate": squash(spec.estimates[stage], cfg.stage_time_scale),
-            "position": squash(stage, 8.0),
-            "pending_parents": squash(job.pending_parents[stage], 1.0),
-            "blocked": float(status == BLOCKED),
-            "ready": float(status == READY),
-            "running": float(status == RUNNING),
-            "job_age": squash(now - spec.arrival, cfg.job_time_scale),
-            "waiting": squash(in_status, cfg.job_time_scale) if status != RUNNING else 0.0,
-            "elapsed": squash(in_status, cfg.stage_time_scale) if status == RUNNING else 0.0,
-            "job_remaining_work": squash(work, cfg.job_time_scale),
-            "job_remaining_regular_work": squash(
-                sum(spec.estimates[s] for s in live if spec.kinds[s] != LLM), cfg.job_time_scale
-            ),
-            "job_remaining_llm_work": squash(
-                sum(spec.estimates[s] for s in live if spec.kinds[s] == LLM), cfg.job_time_scale
-            ),
-            "job_live_stages": squash(len(live), 4.0),
-            "job_done_stages": squash(spec.num_stages - job.remaining, 4.0),
-            "job_llm_pace": squash(pace(spec, job.status), 1.0),
-        }
-        np.testing.assert_allclose(tables["stages"][k], [row[f] for f in STAGE_FEATURES], atol=1e-6)
-        assert obs["stage_job"][k] == first_slot[job.rank]
-        assert obs["job_mask"][k] == (k == first_slot[job.rank])
-        assert obs["action_mask"][k] == (status == READY and deciding[spec.kinds[stage]])
-        for parent in spec.parents[stage]:
-            if (job.rank, parent) in slot_of:
-                expected_edges.add((slot_of[(job.rank, parent)], k))
-    edges = tables["edges"][:, obs["edge_mask"] == 1]
-    shown_edges = set(zip(edges[0].tolist(), edges[1].tolist(), strict=True))
-    assert shown_edges <= expected_edges
-    assert len(shown_edges) + info["truncated_edges"] == len(expected_edges)
-    assert not obs["action_mask"][n:].any()
-
-    pools = tables["pools"]
-    for pool in (0, 1):
-        size, ready = sim.num_executors[pool], len(sim.ready[pool])
-        unshown = (
-            sum(1 for j, s in _ready_in(sim, pool) if (j.rank, s) not in slot_of) if deciding[pool] else 0
-        )
-        expected = [
-            len(sim.pools[pool].free) / size,
-            squash(ready, size),
-            float(deciding[pool]),
-            squash(unshown, cfg.stage_slots),
-        ]
-        np.testing.assert_allclose(pools[pool], expected, atol=1e-6)
-    unshown_jobs = len(sim.active) - len(job_order)
-    np.testing.assert_allclose(
-        obs["system"],
-        [squash(len(sim.active), cfg.stage_slots), squash(unshown_jobs, cfg.stage_slots)],
-        atol=1e-6,
-    )
-
-    assert not tables["stages"][n:].any() and not obs["stage_job"][n:].any()
-    assert obs["job_mask"].sum() == len(job_order)
-    assert info["unshown_jobs"] == len(sim.active) - len(job_order)
-
-    offsets = (0, cfg.num_regular)
-    for pool in (0, 1):
-        for executor in range(sim.num_executors[pool]):
-            ref = sim.pools[pool].executors.get(executor)
-            values = dict.fromkeys(EXECUTOR_FEATURES, 0.0)
-            values["is_llm"] = float(pool == LLM)
-            if ref is not None:
-                job, stage = ref
-                app = job.spec.app if job.spec.app in APP_CLASSES else "other"
-                values.update(
-                    busy=1.0,
-                    elapsed=squash(now - job.since[stage], cfg.stage_time_scale),
-                    estimate=squash(job.spec.estimates[stage], cfg.stage_time_scale),
-                    **{f"app_{app}": 1.0},
-                )
-            np.testing.assert_allclose(
-                tables["executors"][offsets[pool] + executor],
-                [values[f] for f in EXECUTOR_FEATURES],
-                atol=1e-6,
-            )
+def check_observation(env, obs: dict, info: dict) -> None:
+    """``obs`` equals the shipped reference encoder's plain reading of the state."""
+    encoder = env._encoder
+    big = env.config.stage_slots**2
+    expected, counts = reference_observation(env._sim, encoder.layout, encoder.settings, big)
+    for key in ("stages", "executors", "pools", "system"):
+        np.testing.assert_allclose(obs[key], expected[key], rtol=0, atol=1e-6, err_msg=key)
+    for key in ("stage_mask", "stage_job", "job_mask", "action_mask"):
+        np.testing.assert_array_equal(obs[key], expected[key], err_msg=key)
+    e = env.config.edge_slots
+    n = int(expected["edge_mask"].sum())
+    full = set(zip(expected["edges"][:n].tolist(), expected["edges"][big : big + n].tolist(), strict=True))
+    m = int(obs["edge_mask"].sum())
+    np.testing.assert_array_equal(obs["edge_mask"], np.arange(e) < m)
+    shown = set(zip(obs["edges"][:m].tolist(), obs["edges"][e : e + m].tolist(), strict=True))
+    assert len(shown) == m == min(n, e) and shown <= full
+    assert not obs["edges"][m:e].any() and not obs["edges"][e + m :].any()
+    assert info["truncated_edges"] == n - m
+    assert info["hidden_ready"] == counts["hidden_ready"]
+    assert info["unshown_jobs"] == counts["unshown_jobs"]
     assert obs in env.observation_space
 
 

@@ -71,12 +71,18 @@ def masked_random_episode(
 
 
 def env_figures(repeats: int) -> dict[str, float]:
-    """``CompoundLLM-v0`` (500 jobs, R=L=10) and its small variant with masked random actions.
+    """``CompoundLLM-v0`` (500 jobs, R=L=10), ``CompoundLLMServing-v0`` (500 jobs, 20 regular
+    executors and a batching replica) and their small variants with masked random actions.
 
     A step is one decision, with its observation built. ``obs_encode_us`` is the mean time
-    to build one observation over the decisions of an episode.
+    to build one ``CompoundLLM-v0`` observation over the decisions of an episode.
     """
-    from llm_sched_env.envs import SMALL_VARIANT, CompoundLLMEnv
+    from llm_sched_env.envs import (
+        SERVING_SMALL_VARIANT,
+        SMALL_VARIANT,
+        CompoundLLMEnv,
+        CompoundLLMServingEnv,
+    )
 
     def steps_per_second(env: CompoundLLMEnv, seed: int) -> float:
         steps, seconds = masked_random_episode(env, seed)
@@ -86,6 +92,8 @@ def env_figures(repeats: int) -> dict[str, float]:
     for name, env in (
         ("env_steps_per_s", CompoundLLMEnv()),
         ("env_small_steps_per_s", CompoundLLMEnv(**SMALL_VARIANT)),
+        ("serving_env_steps_per_s", CompoundLLMServingEnv()),
+        ("serving_env_small_steps_per_s", CompoundLLMServingEnv(**SERVING_SMALL_VARIANT)),
     ):
         steps_per_second(env, repeats)  # warm-up
         figures[name] = statistics.median(steps_per_second(env, seed) for seed in range(repeats))
@@ -115,7 +123,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="print speed figures (medians of repeated runs)",
         description="Time the fast path (one 500-job FCFS episode at R=L=10, the same on 10 regular "
         "executors and 2 continuous-batching LLM replicas, and drawing the jobs), "
-        "CompoundLLM-v0 and CompoundLLMSmall-v0 steps with masked random actions, and building one "
+        "CompoundLLM-v0, CompoundLLMServing-v0 and their small variants' steps with masked random actions, "
+        "and building one "
         "observation; print the median of --repeats runs of each, after a warm-up run.",
     )
     p.add_argument("--repeats", type=int_in(1), default=15, help="timed runs per figure")

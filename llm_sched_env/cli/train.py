@@ -14,6 +14,9 @@ _DEFAULTS = TrainConfig()
 _CLONING = CloningConfig()
 
 
+ENV_IDS = ("CompoundLLM-v0", "CompoundLLMServing-v0")
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` with VALUE read as JSON when it parses (``100``, ``[1, 0, 0]``), else as text."""
     key, sep, value = text.partition("=")
@@ -25,6 +28,17 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
+def parse_env_setting(text: str) -> tuple[str, Any]:
+    """An environment id (``env_id``), or a ``KEY=VALUE`` override of its configuration."""
+    if "=" not in text:
+        if text not in ENV_IDS:
+            raise argparse.ArgumentTypeError(
+                f"expected KEY=VALUE or an environment id (one of {', '.join(ENV_IDS)}), got {text!r}"
+            )
+        return "env_id", text
+    return parse_assignment(text)
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(
         subparsers,
@@ -32,9 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="train a learned scheduler (behaviour cloning warm start, then MaskablePPO)",
         description="Clone the paced-SRPT teacher (least remaining estimated work, LLM work scaled by "
         "the job's observed LLM pace) with DAgger, then fine-tune with sb3-contrib's MaskablePPO on "
-        "CompoundLLM-v0 (training seeds >= 10000; validation seeds 1000.. pick the best "
-        "model; seeds 0..999 stay held out for evaluation). Writes best.zip, final.zip, checkpoints/, "
-        "TensorBoard logs (tb/) and train.json to --out. Needs the rl extra. "
+        "CompoundLLM-v0 or CompoundLLMServing-v0 (--env ID; training seeds >= 10000; validation "
+        "seeds 1000.. pick the best model; seeds 0..999 stay held out for evaluation). Writes best.zip, "
+        "final.zip, checkpoints/, TensorBoard logs (tb/) and train.json to --out. Needs the rl extra. "
         "Example: llm-sched train --policy gnn --env num_jobs=200 --out runs/gnn",
     )
     p.add_argument("--algo", choices=ALGORITHMS, default=_DEFAULTS.algo, help="training algorithm")
@@ -44,11 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int_in(0), default=_DEFAULTS.seed, help="seed of the networks and PPO")
     p.add_argument(
         "--env",
-        type=parse_assignment,
+        type=parse_env_setting,
         action="append",
         default=[],
-        metavar="KEY=VALUE",
-        help="training environment override, repeatable (e.g. --env num_jobs=100 --env num_regular=10)",
+        metavar="ID|KEY=VALUE",
+        help="the environment (CompoundLLM-v0, default, or CompoundLLMServing-v0) or an override of its "
+        "configuration, repeatable (e.g. --env num_jobs=100 --env num_regular=10)",
     )
     p.add_argument("--out", type=output_directory, required=True, metavar="DIR", help="output directory")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue PPO from this checkpoint zip")
@@ -100,7 +115,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="validation setting override (when omitted: the paper's, 500 jobs, R=L=10)",
+        help="validation setting override (when omitted: the environment's default, for CompoundLLM-v0 "
+        "the paper's, 500 jobs, R=L=10)",
     )
     p.add_argument("--threads", type=int_in(1), default=_DEFAULTS.threads, help="torch threads")
     p.add_argument("--subprocess", action="store_true", help="SubprocVecEnv instead of DummyVecEnv")
@@ -113,13 +129,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cloning = None
     if args.bc_steps:
         cloning = CloningConfig(steps=args.bc_steps, rounds=args.bc_rounds, epochs=args.bc_epochs)
+    env = dict(args.env)
+    env_id = env.pop("env_id", _DEFAULTS.env_id)
     return TrainConfig(
         policy=args.policy,
+        env_id=env_id,
         algo=args.algo,
         timesteps=args.timesteps,
         n_envs=args.n_envs,
         seed=args.seed,
-        env=dict(args.env),
+        env=env,
         name=args.name,
         hidden=args.hidden,
         cloning=cloning,

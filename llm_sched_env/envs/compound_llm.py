@@ -12,7 +12,7 @@ from gymnasium import spaces
 
 from llm_sched_env.core import JobSpec, JobState, Results, Simulator
 from llm_sched_env.envs.config import CompoundLLMConfig
-from llm_sched_env.envs.observation import ObservationEncoder
+from llm_sched_env.envs.observation import LAYOUT, ObservationEncoder
 from llm_sched_env.envs.stage_table import STAGE_BITS, STAGE_MASK
 from llm_sched_env.workloads import PoissonArrivals, Workload
 
@@ -46,12 +46,9 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     reshapes them). Every float is in [0, 1]: times ``t`` are shown as ``t / (t + scale)``.
     With ``S = stage_slots``, ``E = edge_slots``, ``X = num_regular + num_llm``:
 
-    * ``stages`` (``S * 20`` float32): per shown stage, ``STAGE_FEATURES``: its own (kind,
-      app one-hot, estimate, position in its job, pending parents, status one-hot (blocked,
-      ready, running)), its job's age, its time waiting (blocked or ready) and running, and
-      its job's revealed remaining estimated work (total, regular, LLM), revealed
-      unfinished and finished stage counts, and LLM pace (run time of its finished LLM
-      stages over their estimates, 1 before any; ``p`` shown as ``p / (p + 1)``).
+    * ``stages`` (``S * 20`` float32): a row per shown stage (the feature table below): its
+      own features, its times, and its job's revealed remaining estimated work, stage counts
+      and LLM pace.
     * ``stage_mask`` (``S`` int8): 1 where the slot holds a stage.
     * ``stage_job`` (``S`` int32): the slot of the first shown stage of the stage's job (0
       for an empty slot), so stages with equal ``stage_job`` belong to one job (shown stages
@@ -60,12 +57,15 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     * ``edges`` (``2 * E`` int32): parent slots, then child slots, of the DAG edges among
       shown stages (reshaped to ``(2, E)`` it is a PyG ``edge_index``).
     * ``edge_mask`` (``E`` int8): 1 where the column holds an edge.
-    * ``executors`` (``X * 8`` float32): per executor, regular ones first,
-      ``EXECUTOR_FEATURES``: kind, busy, running time, estimate and app of its stage.
-    * ``pools`` (``2 * 4`` float32): regular then LLM, ``POOL_FEATURES``: free fraction,
-      ready stages, needs a decision, ready stages not shown.
-    * ``system`` (``2`` float32): jobs in the system, jobs with no shown stage.
+    * ``executors`` (``X * 8`` float32): a row per executor, regular ones first.
+    * ``pools`` (``2 * 4`` float32): regular then LLM.
+    * ``system`` (``2`` float32).
     * ``action_mask`` (``S`` int8): 1 where the slot is a valid action.
+
+    The rows' columns (position, name, how a value ``v`` is shown, meaning), from
+    :data:`~llm_sched_env.envs.LAYOUT`, the one declaration of the features:
+
+    <feature tables>
 
     Only what a real scheduler knows is shown: revealed stages, estimates, statuses,
     elapsed times and how long finished stages ran. True durations of unfinished stages
@@ -109,13 +109,16 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     JSON, so ``env.spec.to_json()`` works only for environments made without one.
 
     Besides the Gymnasium API: :meth:`action_masks`, :meth:`observe` (the current
-    observation again), :attr:`results` (per-job outcomes so far) and :attr:`now`.
+    observation again), :attr:`results` (per-job outcomes so far), :attr:`now` and
+    :attr:`layout` (the feature tables; ``observation_tables(obs, env.layout)`` reshapes).
 
     ## Version History
     * v0: initial version.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    config_class: ClassVar[type] = CompoundLLMConfig
+    encoder_class: ClassVar[type] = ObservationEncoder
 
     def __init__(
         self,
@@ -123,23 +126,25 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if isinstance(config, CompoundLLMConfig):
+        config_class = self.config_class
+        if isinstance(config, config_class):
             self.config = config
         elif config is None or isinstance(config, Mapping):
-            self.config = CompoundLLMConfig.from_mapping(config or {})
+            self.config = config_class.from_mapping(config or {})
         else:
             raise ValueError(
-                f"config: expected a CompoundLLMConfig or a mapping, got {type(config).__name__}"
+                f"config: expected a {config_class.__name__} or a mapping, got {type(config).__name__}"
             )
         if overrides:
-            self.config = CompoundLLMConfig.from_mapping(overrides, base=self.config)
+            self.config = config_class.from_mapping(overrides, base=self.config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode: expected one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
         self.render_mode = render_mode
         cfg = self.config
-        self._encoder = ObservationEncoder(cfg)
+        self._encoder = self.encoder_class(cfg)
+        self.layout = self._encoder.layout  # the feature tables of the observations
         self.observation_space = self._encoder.space
         self.action_space = spaces.Discrete(cfg.stage_slots)
         self._workload = Workload(mix=cfg.app_mix, arrivals=PoissonArrivals(cfg.arrival_rate))
@@ -156,17 +161,16 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         super().reset(seed=seed)
         if options:
             raise ValueError(f"options: unknown keys {sorted(options)}; this environment takes none")
-        cfg = self.config
         self._encoder.reset()
         sim = Simulator(
             self._draw_jobs(seed),
-            cfg.num_regular,
-            cfg.num_llm,
+            **self._cluster_arguments(),
             queue_factory=self._encoder.new_queue,  # FCFS order, indexed for observations
             record_schedule=self.render_mode == "rgb_array",
             on_complete=self._on_complete,
             on_stage_complete=self._encoder.table.stage_completed,
         )
+        self._encoder.bind(sim)
         self._sim = sim
         self._area = 0.0
         self._jcts = []
@@ -225,8 +229,8 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         from llm_sched_env.envs import render
 
         if self.render_mode == "ansi":
-            return render.text(self._sim, self._encoder, self.config)
-        return render.gantt(self._sim, self.config)
+            return render.text(self._sim, self._encoder, self.config.num_jobs)
+        return render.gantt(self._sim, self._encoder.layout.apps)
 
     # ------------------------------------------------------------------ extras
     @property
@@ -242,6 +246,10 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._sim.now if self._sim is not None else 0.0
 
     # ------------------------------------------------------------------ internals
+    def _cluster_arguments(self) -> dict[str, Any]:
+        """How the simulator's cluster is given: the paper's ``R`` and ``L``."""
+        return {"num_regular": self.config.num_regular, "num_llm": self.config.num_llm}
+
     def _draw_jobs(self, seed: int | None) -> list[JobSpec] | tuple[JobSpec, ...]:
         cfg = self.config
         if cfg.trace is not None:
@@ -265,3 +273,8 @@ class CompoundLLMEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "truncated_edges": encoder.truncated_edges,
             "time": self._sim.now,
         }
+
+
+CompoundLLMEnv.__doc__ = (CompoundLLMEnv.__doc__ or "").replace(
+    "    <feature tables>", LAYOUT.describe("    ")
+)

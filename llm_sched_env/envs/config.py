@@ -114,32 +114,7 @@ class CompoundLLMConfig:
             self._check_trace()
 
     def _check_trace(self) -> None:
-        trace = self.trace
-        ok = isinstance(trace, Sequence) and len(trace) > 0
-        _require(ok, "trace", "must be a non-empty list of JobSpec", trace)
-        trace = tuple(trace)
-        for k, job in enumerate(trace):
-            _require(isinstance(job, JobSpec), f"trace[{k}]", "must be a JobSpec", job)
-        first_index: dict[int, int] = {}
-        for k, job in enumerate(trace):
-            if job.job_id in first_index:
-                raise ValueError(
-                    f"trace[{k}]: duplicate job_id {job.job_id} (also trace[{first_index[job.job_id]}])"
-                )
-            first_index[job.job_id] = k
-            before = trace[k - 1] if k else None
-            if before is not None and (before.arrival, before.job_id) > (job.arrival, job.job_id):
-                raise ValueError(
-                    f"trace[{k}]: jobs must be sorted by (arrival, job_id): job {job.job_id} (arrival "
-                    f"{job.arrival!r}) follows job {before.job_id} (arrival {before.arrival!r})"
-                )
-        _require(
-            self.num_jobs <= len(trace),
-            "num_jobs",
-            f"exceeds the {len(trace)} jobs of trace",
-            self.num_jobs,
-        )
-        object.__setattr__(self, "trace", trace)
+        object.__setattr__(self, "trace", check_trace(self.trace, self.num_jobs))
 
     @classmethod
     def from_trace(cls, jobs: Sequence[JobSpec], **overrides: Any) -> CompoundLLMConfig:
@@ -168,3 +143,28 @@ SMALL_VARIANT: dict[str, Any] = {
     "stage_slots": 16,
     "edge_slots": 32,
 }
+
+
+def check_trace(trace: object, num_jobs: int) -> tuple[JobSpec, ...]:
+    """``trace`` as a tuple of jobs sorted by ``(arrival, job_id)`` with unique ids and at least
+    ``num_jobs`` of them; errors name the field."""
+    ok = isinstance(trace, Sequence) and len(trace) > 0
+    _require(ok, "trace", "must be a non-empty list of JobSpec", trace)
+    trace = tuple(trace)  # type: ignore[arg-type]
+    for k, job in enumerate(trace):
+        _require(isinstance(job, JobSpec), f"trace[{k}]", "must be a JobSpec", job)
+    first_index: dict[int, int] = {}
+    for k, job in enumerate(trace):
+        if job.job_id in first_index:
+            raise ValueError(
+                f"trace[{k}]: duplicate job_id {job.job_id} (also trace[{first_index[job.job_id]}])"
+            )
+        first_index[job.job_id] = k
+        before = trace[k - 1] if k else None
+        if before is not None and (before.arrival, before.job_id) > (job.arrival, job.job_id):
+            raise ValueError(
+                f"trace[{k}]: jobs must be sorted by (arrival, job_id): job {job.job_id} (arrival "
+                f"{job.arrival!r}) follows job {before.job_id} (arrival {before.arrival!r})"
+            )
+    _require(num_jobs <= len(trace), "num_jobs", f"exceeds the {len(trace)} jobs of trace", num_jobs)
+    return trace

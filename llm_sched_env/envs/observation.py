@@ -33,70 +33,76 @@ from gymnasium import spaces
 
 from llm_sched_env.core import BLOCKED, LLM, READY, RUNNING, JobState, Simulator
 from llm_sched_env.envs.config import APP_CLASSES, NUM_POOLS, CompoundLLMConfig
+from llm_sched_env.envs.features import SYSTEM_TABLE, Layout, executor_features, pool_features
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.stage_table import (
-    NUM_STAGE_FEATURES,
-    S_TIMES,
     STAGE_BITS,
+    STAGE_TABLE,
+    AppClasses,
     Rows,
     StageTable,
     app_class,
 )
 
-EXECUTOR_FEATURES = ("is_llm", "busy", "elapsed", "estimate", *(f"app_{name}" for name in APP_CLASSES))
-E_BUSY, E_ELAPSED, E_ESTIMATE, E_APP = 1, 2, 3, 4
-NUM_EXECUTOR_FEATURES = len(EXECUTOR_FEATURES)
+# The executor, pool and system features of CompoundLLM-v0 (llm_sched_env.envs.features).
+EXECUTOR_TABLE = executor_features(APP_CLASSES)
+EXECUTOR_FEATURES = EXECUTOR_TABLE.names
+E_BUSY, E_ELAPSED, E_ESTIMATE = (EXECUTOR_TABLE.offset(name) for name in ("busy", "elapsed", "estimate"))
+E_APP = EXECUTOR_TABLE.offset(f"app_{APP_CLASSES[0]}")
+NUM_EXECUTOR_FEATURES = EXECUTOR_TABLE.width
 
-POOL_FEATURES = ("free", "ready", "deciding", "unshown_ready")
-NUM_POOL_FEATURES = len(POOL_FEATURES)
+POOL_TABLE = pool_features()
+POOL_FEATURES = POOL_TABLE.names
+NUM_POOL_FEATURES = POOL_TABLE.width
 
-SYSTEM_FEATURES = ("jobs_in_system", "unshown_jobs")
+SYSTEM_FEATURES = SYSTEM_TABLE.names
+
+LAYOUT = Layout(STAGE_TABLE, EXECUTOR_TABLE, POOL_TABLE, SYSTEM_TABLE, APP_CLASSES)
 
 
 # Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
 _LIVE = bytes(status in (BLOCKED, READY, RUNNING) for status in range(256))
 
 
-def observation_tables(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Views of the flat feature arrays as tables (``stages`` as slots x STAGE_FEATURES, ...).
+def observation_tables(obs: dict[str, np.ndarray], layout: Layout = LAYOUT) -> dict[str, np.ndarray]:
+    """Views of the flat feature arrays as tables (``stages`` as slots x stage features, ...).
 
-    Works on a single observation or a batch (leading dimensions are kept).
+    Works on a single observation or a batch (leading dimensions are kept); ``layout`` is
+    the environment's (default ``CompoundLLM-v0``'s).
     """
-    widths = {
-        "stages": NUM_STAGE_FEATURES,
-        "executors": NUM_EXECUTOR_FEATURES,
-        "pools": NUM_POOL_FEATURES,
-    }
-    tables = {key: obs[key].reshape(*obs[key].shape[:-1], -1, w) for key, w in widths.items()}
+    tables = {key: obs[key].reshape(*obs[key].shape[:-1], -1, w) for key, w in layout.widths().items()}
     tables["edges"] = obs["edges"].reshape(*obs["edges"].shape[:-1], 2, -1)
     return tables
 
 
-class ObservationEncoder:
-    """Builds observations of a decision-mode :class:`Simulator` whose ready queues it made."""
+class SlotEncoder:
+    """What every encoder shares: the stage table and slots, the edges, the masks and the space.
 
-    def __init__(self, config: CompoundLLMConfig) -> None:
-        self.slots = s = config.stage_slots
-        self.edge_slots = e = config.edge_slots
-        self.num_executors = (config.num_regular, config.num_llm)
-        x = config.num_regular + config.num_llm
-        self.stage_time_scale = config.stage_time_scale
-        self.job_time_scale = config.job_time_scale
-        self.table = StageTable(config.stage_time_scale, config.job_time_scale)
+    The float arrays are ``stages``, then the context: ``executors``, ``pools`` and
+    ``system`` rows, which follow each other and are kept in one buffer between steps.
+    """
+
+    def __init__(
+        self, layout: Layout, settings: dict[str, float], num_executors: int, num_pools: int
+    ) -> None:
+        self.layout = layout
+        self.settings = settings
+        self.slots = s = int(settings["stage_slots"])
+        self.edge_slots = e = int(settings["edge_slots"])
+        self.table = StageTable(settings, layout.stages, AppClasses(layout.apps[:-1]))
         # An observation's arrays are consecutive parts of one fresh array per dtype.
         self._floats = _Parts(
             np.float32,
-            stages=s * NUM_STAGE_FEATURES,
-            executors=x * NUM_EXECUTOR_FEATURES,
-            pools=NUM_POOLS * NUM_POOL_FEATURES,
-            system=len(SYSTEM_FEATURES),
+            stages=s * layout.stages.width,
+            executors=num_executors * layout.executors.width,
+            pools=num_pools * layout.pools.width,
+            system=layout.system.width,
         )
         self._ints = _Parts(np.int32, stage_job=s, edges=2 * e)
         # The masks are written as bytes first (cheaper than numpy for a few values).
         self._masks = _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s)
         self._ones = b"\x01" * max(s, e)
         floats = self._floats.slices
-        # The executor, pool and system rows follow each other: they are kept in one buffer.
         self._context = slice(floats["executors"].start, floats["system"].stop)
         self.space = spaces.Dict(
             {
@@ -105,15 +111,13 @@ class ObservationEncoder:
                 **{key: spaces.MultiBinary(n) for key, n in self._masks.sizes.items()},
             }
         )
-        # The executor rows (regular ones first, without the elapsed time), then the pool and
-        # system rows; per executor, what it runs, since when, and the squashing scale of its
-        # elapsed time (infinite when idle).
-        self._executor_pool = [0] * config.num_regular + [1] * config.num_llm
         self._context_rows = Rows(1, self._context.stop - self._context.start)
-        self._pools_offset = x * NUM_EXECUTOR_FEATURES
-        self._executor_start = Rows(1, x, "d")
-        self._executor_scale = Rows(1, x, "d")
-        self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in range(NUM_POOLS)]
+        self._pools_offset = num_executors * layout.executors.width
+        # Per executor: since when it runs its stage, and the squashing scale of that elapsed
+        # time (infinite when idle or when the row shows no elapsed time).
+        self._executor_start = Rows(1, num_executors, "d")
+        self._executor_scale = Rows(1, num_executors, "d")
+        self._elapsed_column = layout.executors.offset("elapsed")
 
         self._slot_index = np.arange(s, dtype=np.int32)
         self.slot_keys: list[int] = []  # FCFS keys of the shown stages, slot by slot
@@ -121,21 +125,103 @@ class ObservationEncoder:
         self.hidden_ready = 0
         self.unshown_jobs = 0
         self.truncated_edges = 0
-        self.reset()
 
-    # ------------------------------------------------------------------ lifecycle
     def new_queue(self) -> FcfsReadyQueue:
         return FcfsReadyQueue(self.table)
 
+    def bind(self, sim: Simulator) -> None:
+        """Get ready to encode ``sim``, a new simulation whose queues came from :meth:`new_queue`."""
+
+    def release(self, job: JobState) -> None:
+        """Forget a finished job."""
+        self.table.release(job)
+
+    def _fill_stages(self, obs: dict[str, np.ndarray], masks: bytearray, keys: list[int], now: float) -> int:
+        """Stage rows, their jobs and the masks; returns the number of jobs shown."""
+        n = len(keys)
+        if not n:
+            return 0
+        table = self.table
+        table.update_new()
+        key_array = np.fromiter(keys, np.int64, n)
+        ranks = key_array >> STAGE_BITS
+        index = table.stage_offsets.view.take(ranks) + key_array
+        stages = obs["stages"].reshape(self.slots, table.width)
+        table.stages.view.take(index, axis=0, out=stages[:n])
+        elapsed = now - table.origins.view.take(index, axis=0)
+        times = table.time_offset
+        stages[:n, times : times + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
+        self._masks.write(masks, "stage_mask", self._ones[:n])
+
+        # Slots are in FCFS order, so a job's shown stages are consecutive.
+        first_slots = obs["stage_job"][:n]
+        first_slots[:] = ranks.searchsorted(ranks)
+        job_mask = (first_slots == self._slot_index[:n]).tobytes()
+        self._masks.write(masks, "job_mask", job_mask)
+        return job_mask.count(1)
+
+    def _fill_edges(
+        self,
+        obs: dict[str, np.ndarray],
+        masks: bytearray,
+        keys: list[int],
+        blocked: list[tuple[int, int, tuple[int, ...]]],
+    ) -> int:
+        """Parent -> child edges into shown blocked stages; returns how many did not fit."""
+        slot_of = {key: slot for slot, key in enumerate(keys)}
+        sources: list[int] = []
+        targets: list[int] = []
+        for key, rank_bits, parents in blocked:
+            for parent in parents:
+                source = slot_of.get(rank_bits | parent)
+                if source is not None:
+                    sources.append(source)
+                    targets.append(slot_of[key])
+        e = self.edge_slots
+        m = min(len(sources), e)
+        edges = obs["edges"]
+        edges[:m] = sources[:m]
+        edges[e : e + m] = targets[:m]
+        self._masks.write(masks, "edge_mask", self._ones[:m])
+        return len(sources) - m
+
+    def _write_context(self, floats: np.ndarray, now: float) -> None:
+        """The executor, pool and system rows, with the executors' elapsed times of ``now``."""
+        context = self._context_rows.view
+        elapsed = now - self._executor_start.view
+        width = self.layout.executors.width
+        context[self._elapsed_column : self._pools_offset : width] = elapsed / (
+            elapsed + self._executor_scale.view
+        )
+        floats[self._context] = context
+
+
+class ObservationEncoder(SlotEncoder):
+    """Builds ``CompoundLLM-v0`` observations of a decision-mode :class:`Simulator` whose ready
+    queues it made."""
+
+    def __init__(self, config: CompoundLLMConfig) -> None:
+        settings = {
+            "stage_time_scale": config.stage_time_scale,
+            "job_time_scale": config.job_time_scale,
+            "stage_slots": config.stage_slots,
+            "edge_slots": config.edge_slots,
+        }
+        x = config.num_regular + config.num_llm
+        super().__init__(LAYOUT, settings, x, NUM_POOLS)
+        self.num_executors = (config.num_regular, config.num_llm)
+        self.stage_time_scale = config.stage_time_scale
+        # The executor rows, regular ones first; what each executor runs.
+        self._executor_pool = [0] * config.num_regular + [1] * config.num_llm
+        self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in range(NUM_POOLS)]
+        self.reset()
+
+    # ------------------------------------------------------------------ lifecycle
     def reset(self) -> None:
         self.table.clear()
         self._executor_runs = [{} for _ in range(NUM_POOLS)]
         for row, pool in enumerate(self._executor_pool):
             self._set_idle(row, pool)
-
-    def release(self, job: JobState) -> None:
-        """Forget a finished job."""
-        self.table.release(job)
 
     # ------------------------------------------------------------------- encoding
     def encode(self, sim: Simulator) -> dict[str, np.ndarray]:
@@ -175,12 +261,7 @@ class ObservationEncoder:
         self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
         self._update_executors(sim)
         self._write_pools_and_system(sim, deciding, unshown)
-        context = self._context_rows.view
-        elapsed = now - self._executor_start.view
-        context[E_ELAPSED : self._pools_offset : NUM_EXECUTOR_FEATURES] = elapsed / (
-            elapsed + self._executor_scale.view
-        )
-        floats[self._context] = context
+        self._write_context(floats, now)
         return obs
 
     def _select_ready(self, sim: Simulator, deciding: tuple[bool, ...]) -> tuple[list[int], list[int]]:
@@ -230,54 +311,6 @@ class ObservationEncoder:
                         return keys
                 stage = live.find(1, stage + 1)
         return keys
-
-    def _fill_stages(self, obs: dict[str, np.ndarray], masks: bytearray, keys: list[int], now: float) -> int:
-        """Stage rows, their jobs and the masks; returns the number of jobs shown."""
-        n = len(keys)
-        if not n:
-            return 0
-        table = self.table
-        table.update_new()
-        key_array = np.fromiter(keys, np.int64, n)
-        ranks = key_array >> STAGE_BITS
-        index = table.stage_offsets.view.take(ranks) + key_array
-        stages = obs["stages"].reshape(self.slots, NUM_STAGE_FEATURES)
-        table.stages.view.take(index, axis=0, out=stages[:n])
-        elapsed = now - table.origins.view.take(index, axis=0)
-        stages[:n, S_TIMES : S_TIMES + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
-        self._masks.write(masks, "stage_mask", self._ones[:n])
-
-        # Slots are in FCFS order, so a job's shown stages are consecutive.
-        first_slots = obs["stage_job"][:n]
-        first_slots[:] = ranks.searchsorted(ranks)
-        job_mask = (first_slots == self._slot_index[:n]).tobytes()
-        self._masks.write(masks, "job_mask", job_mask)
-        return job_mask.count(1)
-
-    def _fill_edges(
-        self,
-        obs: dict[str, np.ndarray],
-        masks: bytearray,
-        keys: list[int],
-        blocked: list[tuple[int, int, tuple[int, ...]]],
-    ) -> int:
-        """Parent -> child edges into shown blocked stages; returns how many did not fit."""
-        slot_of = {key: slot for slot, key in enumerate(keys)}
-        sources: list[int] = []
-        targets: list[int] = []
-        for key, rank_bits, parents in blocked:
-            for parent in parents:
-                source = slot_of.get(rank_bits | parent)
-                if source is not None:
-                    sources.append(source)
-                    targets.append(slot_of[key])
-        e = self.edge_slots
-        m = min(len(sources), e)
-        edges = obs["edges"]
-        edges[:m] = sources[:m]
-        edges[e : e + m] = targets[:m]
-        self._masks.write(masks, "edge_mask", self._ones[:m])
-        return len(sources) - m
 
     def _update_executors(self, sim: Simulator) -> None:
         """Update the rows of the executors that started or finished a stage since last time."""
@@ -360,7 +393,7 @@ def _with_heads(keys: list[int], *queues: FcfsReadyQueue) -> list[int]:
 def _executor_row(pool: int, app: int | None = None) -> array:
     """An executor's row without its times: idle, or busy with a stage of app class ``app``."""
     row = array("f", bytes(4 * NUM_EXECUTOR_FEATURES))
-    row[0] = float(pool)
+    row[EXECUTOR_TABLE.offset("is_llm")] = float(pool)
     if app is not None:
         row[E_BUSY] = row[E_APP + app] = 1.0
     return row

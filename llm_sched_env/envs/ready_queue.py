@@ -10,11 +10,10 @@ stage becomes ready.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from llm_sched_env.core import READY, JobState
-from llm_sched_env.envs.config import APP_CLASSES
-from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable, app_class
+from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable
 
 StageRef = tuple[JobState, int]
 
@@ -26,13 +25,23 @@ def _delete(keys: list[int], key: int) -> None:
 class FcfsReadyQueue:
     """Ready stages of one pool, iterated in FCFS order (arrival rank, then position)."""
 
-    __slots__ = ("by_class", "items", "keys", "table")
+    __slots__ = ("app_class", "by_class", "context", "contexts", "items", "keys", "sorted_contexts", "table")
 
     def __init__(self, table: StageTable) -> None:
         self.table = table
+        self.app_class = table.apps
         self.keys: list[int] = []  # sorted stage keys
-        self.by_class: list[list[int]] = [[] for _ in APP_CLASSES]  # sorted keys per app class
+        self.by_class: list[list[int]] = [[] for _ in table.apps.classes]  # sorted keys per app class
         self.items: dict[int, StageRef] = {}
+        # For a batching pool (see track_contexts): each stage's context and all of them sorted.
+        self.context: Callable[[JobState, int], int] | None = None
+        self.contexts: dict[int, int] = {}
+        self.sorted_contexts: list[int] = []
+
+    def track_contexts(self, context: Callable[[JobState, int], int]) -> None:
+        """Keep ``context(job, stage)`` (a batching pool's prompt plus kept tokens) of every stage
+        pushed from now on, so that the stages that fit a limit are counted by bisection."""
+        self.context = context
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -44,20 +53,39 @@ class FcfsReadyQueue:
     def push(self, job: JobState, stage: int) -> None:
         key = (job.rank << STAGE_BITS) | stage
         insort(self.keys, key)
-        insort(self.by_class[app_class(job.spec.app)], key)
+        insort(self.by_class[self.app_class(job.spec.app)], key)
         self.items[key] = (job, stage)
         self.table.record(job, stage, READY)
+        if self.context is not None:
+            ctx = self.contexts[key] = self.context(job, stage)
+            insort(self.sorted_contexts, ctx)
 
     def remove(self, job: JobState, stage: int) -> None:
         key = (job.rank << STAGE_BITS) | stage
         if self.items.pop(key, None) is None:
             raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready")
+        self._forget(job, stage, key)
+
+    def _forget(self, job: JobState, stage: int, key: int) -> None:
         _delete(self.keys, key)
-        _delete(self.by_class[app_class(job.spec.app)], key)
+        _delete(self.by_class[self.app_class(job.spec.app)], key)
+        self.table.left_queue(job, stage)
+        if self.context is not None:
+            _delete(self.sorted_contexts, self.contexts.pop(key))
 
     def pop(self) -> StageRef:
         """Remove and return the FCFS-first ready stage."""
-        key = self.keys.pop(0)
+        key = self.keys[0]
         job, stage = self.items.pop(key)
-        _delete(self.by_class[app_class(job.spec.app)], key)
+        self._forget(job, stage, key)
         return job, stage
+
+    def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:
+        """Remove and return the FCFS-first ready stage that ``accept`` allows."""
+        items = self.items
+        for key in self.keys:
+            job, stage = items[key]
+            if accept(job, stage):
+                self.remove(job, stage)
+                return job, stage
+        raise LookupError("no queued stage is accepted")

@@ -15,36 +15,27 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, READY, RUNNING, JobState
 from llm_sched_env.envs.config import APP_CLASSES, APP_NAMES
+from llm_sched_env.envs.features import FeatureTable, stage_features
 
 STAGE_BITS = 24  # a stage key is (arrival rank << STAGE_BITS) | position: FCFS order as one int
 STAGE_MASK = (1 << STAGE_BITS) - 1
-POSITION_SCALE = 8.0  # position p in its job is shown as p / (p + POSITION_SCALE)
-COUNT_SCALE = 4.0  # stage counts c of a job are shown as c / (c + COUNT_SCALE)
 
-APP_CLASS = {name: k for k, name in enumerate(APP_NAMES)}
-OTHER_APP = len(APP_NAMES)
+# The stage features of CompoundLLM-v0 (see llm_sched_env.envs.features for their meaning).
+STAGE_TABLE = stage_features(APP_CLASSES)
+STAGE_FEATURES = STAGE_TABLE.names
+NUM_STAGE_FEATURES = STAGE_TABLE.width
 
-# Stage feature columns (see CompoundLLMEnv's docstring for their meaning): the stage's own,
-# then its job's.
-STAGE_FEATURES = (
-    "is_llm",
-    *(f"app_{name}" for name in APP_CLASSES),
-    "estimate",
-    "position",
-    "pending_parents",
-    "blocked",
-    "ready",
-    "running",
-    "job_age",
-    "waiting",
-    "elapsed",
+# The groups the table keeps incrementally, in this column order.
+STATUS_GROUP = ("pending_parents", "blocked", "ready", "running")
+TIME_GROUP = ("job_age", "waiting", "elapsed")
+JOB_GROUP = (
     "job_remaining_work",
     "job_remaining_regular_work",
     "job_remaining_llm_work",
@@ -52,22 +43,25 @@ STAGE_FEATURES = (
     "job_done_stages",
     "job_llm_pace",
 )
-S_APP = 1
-S_ESTIMATE = S_APP + len(APP_CLASSES)
-S_POSITION = S_ESTIMATE + 1
-S_PENDING = S_POSITION + 1
-S_STATUS = S_PENDING + 1  # blocked, ready, running one-hot
-S_READY = S_STATUS + 1
-S_TIMES = S_STATUS + 3  # job_age, waiting, elapsed
-S_JOB = S_TIMES + 3  # the job's remaining work (total, regular, LLM), stage counts, LLM pace
-NUM_STAGE_FEATURES = len(STAGE_FEATURES)
 
 _STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
 
 
-def app_class(app: str) -> int:
-    """Index of ``app`` in ``APP_CLASSES``."""
-    return APP_CLASS.get(app, OTHER_APP)
+class AppClasses:
+    """Application classes an observation tells apart: ``names`` then ``"other"``."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self.classes = (*self.names, "other")
+        self._index = {name: k for k, name in enumerate(self.names)}
+        self._other = len(self.names)
+
+    def __call__(self, app: str) -> int:
+        """Index of ``app`` in ``classes``."""
+        return self._index.get(app, self._other)
+
+
+app_class = AppClasses(APP_NAMES)
 
 
 class Rows:
@@ -159,10 +153,32 @@ class StageTable:
     to date by :meth:`stage_completed`, which must be told of every stage completion.
     """
 
-    def __init__(self, stage_time_scale: float, job_time_scale: float, capacity: int = 1024) -> None:
-        self.stage_time_scale = stage_time_scale
-        self.job_time_scale = job_time_scale
-        self.stages = Rows(NUM_STAGE_FEATURES, capacity)
+    def __init__(
+        self,
+        settings: Mapping[str, float],
+        features: FeatureTable = STAGE_TABLE,
+        apps: AppClasses = app_class,
+        capacity: int = 1024,
+    ) -> None:
+        self.features = features
+        self.apps = apps
+        self.width = width = features.width
+        for group, names in (("status", STATUS_GROUP), ("time", TIME_GROUP), ("job", JOB_GROUP)):
+            if features.names[features.group(group)] != names:
+                raise ValueError(f"stage features: the {group} group must be {names}")
+        self.status_offset = features.group("status").start
+        self.time_offset = features.group("time").start
+        self.job_columns = features.group("job")
+        self._time_scales = [f.scale_of(settings) for f in features.features[features.group("time")]]
+        self._job_scales = [f.scale_of(settings) for f in features.features[self.job_columns]]
+        self._pending_scale = features.features[self.status_offset].scale_of(settings)
+        static = features.group("static")
+        self._static = static
+        self._static_values = [f.value for f in features.features[static]]
+        scales = [f.scale_of(settings) for f in features.features[static]]
+        self._squashed = [k for k, scale in enumerate(scales) if scale is not None]
+        self._static_scales = np.array([scales[k] for k in self._squashed], np.float64)
+        self.stages = Rows(width, capacity)
         self.origins = Rows(3, capacity, "d")  # arrival, since, since
         self.scales = Rows(3, capacity, "d")
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
@@ -213,17 +229,24 @@ class StageTable:
         if self._marks[row] == mark:
             return
         self._marks[row] = mark
-        o = row * NUM_STAGE_FEATURES + S_PENDING
+        o = row * self.width + self.status_offset
         data = self.stages.data
-        data[o] = pending / (pending + 1.0)
+        data[o] = pending / (pending + self._pending_scale)
         data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
         o = 3 * row
         origins = self.origins.data
         origins[o + 1] = origins[o + 2] = job.since[stage]
         running = status == RUNNING
         scales = self.scales.data
-        scales[o + 1] = math.inf if running else self.job_time_scale
-        scales[o + 2] = self.stage_time_scale if running else math.inf
+        scales[o + 1] = math.inf if running else self._time_scales[1]
+        scales[o + 2] = self._time_scales[2] if running else math.inf
+
+    def left_queue(self, job: JobState, stage: int) -> None:
+        """A ready stage left its queue (it starts): its next :meth:`record` is written even if the
+        status it records is READY again (a preempted LLM stage re-enters the queue)."""
+        entry = self.entries.get(job.rank)
+        if entry is not None:
+            self._marks[entry.base + stage] = -1
 
     def _compute_sums(self, entry: JobEntry) -> None:
         job = entry.job
@@ -253,15 +276,15 @@ class StageTable:
         # estimates; an LLM's output length depends on the request, so it predicts the rest.
         pace = entry.took / entry.expected if entry.expected else 1.0
         live, done = entry.live, job.spec.num_stages - job.remaining
-        scale = self.job_time_scale
+        s_total, s_regular, s_llm, s_live, s_done, s_pace = self._job_scales
         base = entry.base
-        self.stages.view[base : base + job.spec.num_stages, S_JOB:] = (
-            total / (total + scale),
-            regular_work / (regular_work + scale),
-            llm_work / (llm_work + scale),
-            live / (live + COUNT_SCALE),
-            done / (done + COUNT_SCALE),
-            pace / (pace + 1.0),
+        self.stages.view[base : base + job.spec.num_stages, self.job_columns] = (
+            total / (total + s_total),
+            regular_work / (regular_work + s_regular),
+            llm_work / (llm_work + s_llm),
+            live / (live + s_live),
+            done / (done + s_done),
+            pace / (pace + s_pace),
         )
 
     def release(self, job: JobState) -> None:
@@ -287,14 +310,12 @@ class StageTable:
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
-        block[:, 0] = np.equal(spec.kinds, LLM)
-        block[:, S_APP + app_class(spec.app)] = 1.0
-        estimates = np.asarray(spec.estimates)
-        block[:, S_ESTIMATE] = estimates / (estimates + self.stage_time_scale)
-        positions = np.arange(n, dtype=np.float64)
-        block[:, S_POSITION] = positions / (positions + POSITION_SCALE)
+        values = np.array([[value(spec, i) for value in self._static_values] for i in range(n)], np.float64)
+        squashed = values[:, self._squashed]
+        values[:, self._squashed] = squashed / (squashed + self._static_scales)
+        block[:, self._static] = values
         self.origins.view[base : base + n, 0] = spec.arrival
-        self.scales.view[base : base + n, 0] = self.job_time_scale
+        self.scales.view[base : base + n, 0] = self._time_scales[0]
         return entry
 
     def _place(self, entry: JobEntry, base: int) -> None:

@@ -96,12 +96,16 @@ def policy_keys() -> list[str]:
 def run_episode(policy: Policy, jobs: Iterable[JobSpec], cluster: Cluster) -> Results:
     """Run ``policy`` on ``jobs`` on ``cluster``, on the fast path when it is a fast-path policy.
 
-    Episode policies (learned agents) run on the paper's cluster only.
+    Episode policies (learned agents) run on the paper's cluster, and on any other when they
+    have ``run_on_cluster(jobs, cluster)`` (agents trained on ``CompoundLLMServing-v0``).
     """
     if isinstance(policy, EpisodePolicy):
-        if not cluster.is_paper:
+        if cluster.is_paper:
+            return policy.run_episode(jobs, cluster.count("regular"), cluster.count("llm"))
+        run_on_cluster = getattr(policy, "run_on_cluster", None)
+        if run_on_cluster is None:
             raise ValueError(f"cluster: {type(policy).__name__} runs on the paper's cluster only")
-        return policy.run_episode(jobs, cluster.count("regular"), cluster.count("llm"))
+        return run_on_cluster(jobs, cluster)
     if callable(getattr(policy, "new_queue", None)):
         return Simulator(jobs, policy=policy, cluster=cluster).run()
     raise TypeError(f"policy: {policy!r} has neither new_queue() nor run_episode()")

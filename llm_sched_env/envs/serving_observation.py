@@ -1,0 +1,308 @@
+"""What the scheduler sees on a cluster of named pools with continuous-batching LLM replicas.
+
+The layout (:func:`serving_layout`) adds to ``CompoundLLM-v0``'s stage rows an LLM call's
+prompt tokens, ``max_tokens`` and output estimate; an executor row shows its batch
+occupancy, KV cache used and free and whether it is the executor deciding; a pool row its
+size, queue and free capacity. There is a row per executor of every pool and a row per pool,
+in the cluster's order, and the one-hot app columns are the configured applications plus
+``"other"``.
+
+Slot rule: as in ``CompoundLLM-v0`` with "ready stages of a deciding pool" read as "the
+pool's choices": the ready stages that fit now (every ready stage for a single-stream
+pool; for a batching replica those whose prompt, plus kept tokens, fit its free sequence
+slots, KV cache and token budget). Ready stages that do not fit are shown, not valid, under
+rule 3. True output tokens and unrevealed stages are never read.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_right
+
+import numpy as np
+
+from llm_sched_env.core import BLOCKED, LLM, READY, RUNNING, JobState, Simulator
+from llm_sched_env.core.executors import BatchingPool
+from llm_sched_env.envs.features import (
+    POOL_SIZE_SCALE,
+    SYSTEM_TABLE,
+    Layout,
+    executor_features,
+    pool_features,
+    stage_features,
+)
+from llm_sched_env.envs.observation import SlotEncoder
+from llm_sched_env.envs.ready_queue import FcfsReadyQueue
+from llm_sched_env.envs.serving_config import ServingConfig
+from llm_sched_env.envs.stage_table import STAGE_BITS
+
+# Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
+_LIVE = bytes(status in (BLOCKED, READY, RUNNING) for status in range(256))
+
+
+def serving_layout(app_classes: tuple[str, ...]) -> Layout:
+    """The feature tables of ``CompoundLLMServing-v0`` for these application classes."""
+    return Layout(
+        stage_features(app_classes, tokens=True),
+        executor_features(app_classes, batching=True),
+        pool_features(batching=True),
+        SYSTEM_TABLE,
+        app_classes,
+    )
+
+
+class ServingObservationEncoder(SlotEncoder):
+    """Builds ``CompoundLLMServing-v0`` observations of a decision-mode :class:`Simulator`."""
+
+    def __init__(self, config: ServingConfig) -> None:
+        settings = {
+            "stage_time_scale": config.stage_time_scale,
+            "job_time_scale": config.job_time_scale,
+            "token_scale": config.token_scale,
+            "stage_slots": config.stage_slots,
+            "edge_slots": config.edge_slots,
+        }
+        pools = config.cluster.pools
+        layout = serving_layout(config.app_classes)
+        super().__init__(layout, settings, sum(p.count for p in pools), len(pools))
+        self.token_scale = config.token_scale
+        self.stage_time_scale = config.stage_time_scale
+        table = self.layout.executors
+        self._width = table.width
+        self._col = {name: table.offset(name) for name in table.names}
+        self._pool_width = self.layout.pools.width
+        self._first_row = [sum(p.count for p in pools[:i]) for i in range(len(pools))]
+        self._counts = [p.count for p in pools]
+        self._is_llm = [float(p.kind_code == LLM) for p in pools]
+        self._pool_size = [p.count / (p.count + POOL_SIZE_SCALE) for p in pools]
+        self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in pools]
+        self.reset()
+
+    def reset(self) -> None:
+        self.table.clear()
+        self._executor_runs = [{} for _ in self._counts]
+        for pool, first in enumerate(self._first_row):
+            for executor in range(self._counts[pool]):
+                self._set_idle(first + executor, pool)
+
+    def bind(self, sim: Simulator) -> None:
+        for pool in sim.pools:
+            if isinstance(pool, BatchingPool):
+                pool.queue.track_contexts(pool.context)
+
+    # ------------------------------------------------------------------- encoding
+    def encode(self, sim: Simulator) -> dict[str, np.ndarray]:
+        """The observation of ``sim`` now; also sets ``slot_keys``, ``action_mask`` and the counts."""
+        slots = self.slots
+        firsts: list[list[int]] = []  # per deciding pool: its first ``slots`` choices, in FCFS order
+        counts: list[int] = []  # per pool: its number of choices
+        limits: list[int] = []  # per pool: largest context of a choice (-1: none, BIG: any ready stage)
+        heads: set[int] = set()  # per deciding pool and app class: its oldest choice
+        for pool in sim.pools:
+            if not pool.needs_decision():
+                counts.append(0)
+                limits.append(-1)
+                continue
+            queue = pool.queue
+            limit = pool.admission_limit() if isinstance(pool, BatchingPool) else _ANY
+            if limit >= _ANY or limit >= pool.model.context_limit:
+                firsts.append(queue.keys[:slots])
+                heads.update(keys[0] for keys in queue.by_class if keys)
+                counts.append(len(queue.keys))
+                limits.append(_ANY)
+            else:
+                firsts.append(_fitting(queue, limit, slots, heads))
+                counts.append(bisect_right(queue.sorted_contexts, limit))
+                limits.append(limit)
+        keys = firsts[0] if len(firsts) == 1 else sorted(key for items in firsts for key in items)[:slots]
+        if len(keys) == slots:
+            keys = _with_heads(keys, heads)
+        shown = set(keys)
+        unshown = counts
+        if len(firsts) == 1 or not firsts:
+            for p, count in enumerate(counts):
+                if count:
+                    unshown[p] = count - len(keys)
+        else:
+            for p, pool in enumerate(sim.pools):
+                if counts[p]:
+                    items = pool.queue.items
+                    unshown[p] = counts[p] - sum(1 for key in keys if key in items)
+        self.hidden_ready = sum(unshown)
+        blocked: list[tuple[int, int, tuple[int, ...]]] = []
+        ready_only = True
+        if len(keys) < slots:
+            others = self._select_others(sim, limits, slots - len(keys), blocked)
+            if others:
+                keys = sorted(keys + others)
+                ready_only = False
+        self.slot_keys = keys
+
+        obs: dict[str, np.ndarray] = {}
+        floats = self._floats.new(obs)
+        self._ints.new(obs)
+        masks = bytearray(self._masks.total)
+        self._masks.new(obs, masks)
+        now = sim.now
+        num_jobs = self._fill_stages(obs, masks, keys, now)
+        mask = self._ones[: len(keys)] if ready_only else bytes([key in shown for key in keys])
+        self.action_mask = mask + bytes(slots - len(keys))
+        self._masks.write(masks, "action_mask", mask)
+        self.unshown_jobs = len(sim.active) - num_jobs
+        self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
+        self._write_executors_and_pools(sim, unshown)
+        self._write_context(floats, now)
+        return obs
+
+    def _select_others(
+        self, sim: Simulator, limits: list[int], room: int, blocked: list[tuple[int, int, tuple[int, ...]]]
+    ) -> list[int]:
+        """Slot rule 3: up to ``room`` revealed, unfinished stages that are no choice, in FCFS order."""
+        record = self.table.record
+        pools = sim.pools
+        keys: list[int] = []
+        for job in sim.active.values():
+            statuses, job_pools = job.status, job.pools
+            rank_bits = job.rank << STAGE_BITS
+            live = statuses.translate(_LIVE)
+            stage = live.find(1)
+            while stage >= 0:
+                status = statuses[stage]
+                key = rank_bits | stage
+                if status != READY or not _is_choice(
+                    pools[job_pools[stage]].queue, key, limits[job_pools[stage]]
+                ):
+                    record(job, stage, status)
+                    keys.append(key)
+                    if status == BLOCKED:
+                        blocked.append((key, rank_bits, job.spec.parents[stage]))
+                    if len(keys) == room:
+                        return keys
+                stage = live.find(1, stage + 1)
+        return keys
+
+    # ------------------------------------------------------ executors and pools
+    def _write_executors_and_pools(self, sim: Simulator, unshown: list[int]) -> None:
+        data = self._context_rows.data
+        col = self._col
+        slots = self.slots
+        pool_rows: list[float] = []
+        for p, pool in enumerate(sim.pools):
+            count = self._counts[p]
+            queued = len(pool.queue)
+            deciding = pool.needs_decision()
+            if isinstance(pool, BatchingPool):
+                model = pool.model
+                capacity, max_seqs = model.kv_capacity, model.max_num_seqs
+                deciding_id = pool.deciding_executor()
+                busy = seqs = used_total = 0
+                for r in pool.replicas:
+                    n = len(r.seqs)
+                    used = r.need() - n
+                    busy += n > 0
+                    seqs += n
+                    used_total += used
+                    o = (self._first_row[p] + r.id) * self._width
+                    data[o + col["busy"]] = float(n > 0)
+                    data[o + col["deciding"]] = float(r.id == deciding_id)
+                    data[o + col["batch"]] = n / max_seqs
+                    data[o + col["kv_used"]] = used / capacity
+                    free = capacity - used
+                    data[o + col["kv_free"]] = free / (free + self.token_scale)
+                seq_room = 1.0 - seqs / (count * max_seqs)
+                kv_free = 1.0 - used_total / (count * capacity)
+            else:
+                self._update_single(p, pool)
+                busy = len(pool.executors)
+                seq_room = 1.0 - busy / count
+                kv_free = 0.0
+            pool_rows += (
+                self._pool_size[p],
+                (count - busy) / count,
+                queued / (queued + count),
+                float(deciding),
+                unshown[p] / (unshown[p] + slots),
+                seq_room,
+                kv_free,
+            )
+        jobs, hidden_jobs = len(sim.active), self.unshown_jobs
+        pool_rows += (jobs / (jobs + slots), hidden_jobs / (hidden_jobs + slots))
+        data[self._pools_offset :] = array("f", pool_rows)
+
+    def _update_single(self, p: int, pool: object) -> None:
+        """Update the rows of a single-stream pool's executors that started or finished a stage."""
+        running = pool.executors  # type: ignore[attr-defined]
+        seen = self._executor_runs[p]
+        if running == seen:
+            return
+        first = self._first_row[p]
+        for executor in seen:
+            if executor not in running:
+                self._set_idle(first + executor, p)
+        for executor, ref in running.items():
+            if seen.get(executor) is not ref:
+                self._set_busy(first + executor, ref)
+        self._executor_runs[p] = running.copy()
+
+    def _set_idle(self, row: int, pool: int) -> None:
+        o = row * self._width
+        data = self._context_rows.data
+        data[o : o + self._width] = array("f", bytes(4 * self._width))
+        data[o + self._col["is_llm"]] = self._is_llm[pool]
+        self._executor_start.data[row] = 0.0
+        self._executor_scale.data[row] = math.inf
+
+    def _set_busy(self, row: int, ref: tuple[JobState, int]) -> None:
+        job, stage = ref
+        o = row * self._width
+        data = self._context_rows.data
+        col = self._col
+        data[o + col["busy"]] = data[o + col["batch"]] = 1.0
+        estimate = job.spec.estimates[stage]
+        data[o + col["estimate"]] = estimate / (estimate + self.stage_time_scale)
+        self._executor_start.data[row] = job.since[stage]
+        self._executor_scale.data[row] = self.stage_time_scale
+
+
+_ANY = 1 << 62  # the limit of a pool whose every ready stage is a choice
+
+
+def _is_choice(queue: FcfsReadyQueue, key: int, limit: int) -> bool:
+    """Whether ready stage ``key`` of ``queue``'s pool is a choice under ``limit``."""
+    return limit >= _ANY or (limit >= 0 and queue.contexts[key] <= limit)
+
+
+def _fitting(queue: FcfsReadyQueue, limit: int, slots: int, heads: set[int]) -> list[int]:
+    """The first ``slots`` queued stages whose context is at most ``limit``, in FCFS order; adds
+    the first of each app class to ``heads``."""
+    contexts = queue.contexts
+    items = []
+    for key in queue.keys:
+        if contexts[key] <= limit:
+            items.append(key)
+            if len(items) == slots:
+                break
+    for keys in queue.by_class:
+        for key in keys:
+            if contexts[key] <= limit:
+                heads.add(key)
+                break
+    return items
+
+
+def _with_heads(keys: list[int], heads: set[int]) -> list[int]:
+    """``keys`` (a full set of slots, sorted) with every head: the newest shown keys that are no
+    head make room for the heads that ``keys`` misses (slot rule 1)."""
+    last = keys[-1]
+    extras = sorted(h for h in heads if h > last)
+    drop = len(extras)
+    if not drop:
+        return keys
+    for i in range(len(keys) - 1, -1, -1):
+        if keys[i] not in heads:
+            del keys[i]
+            drop -= 1
+            if not drop:
+                break
+    return keys + extras
