@@ -239,7 +239,16 @@ class ReferenceSimulator:
             if not takers:
                 break
             r = min(takers, key=lambda r: (len(r.running), r.id))
-            job, stage = self._best([(job, stage) for job, stage in ready if fits(r, job, stage)])
+            contexts = [context(job, stage) for job, stage in ready]
+            if (
+                len(r.running) + len(ready) <= model.max_num_seqs
+                and r.kv_need() + sum(contexts) + len(ready) <= model.kv_capacity
+                and decoders[r.id] + prefill[r.id] + sum(contexts) <= model.max_num_batched_tokens
+            ):
+                # Every ready stage fits r at once: no choice, they join oldest first.
+                job, stage = min(ready, key=lambda js: (js[0].rank, js[1]))
+            else:
+                job, stage = self._best([(job, stage) for job, stage in ready if fits(r, job, stage)])
             ready.remove((job, stage))
             call = job.spec.calls[stage]
             generated = self.kept.pop((job.spec.job_id, stage), 0)

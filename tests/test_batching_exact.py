@@ -257,7 +257,7 @@ def check(scenario: Scenario, policy: str) -> ReferenceResult:
 
 
 # ------------------------------------------------------------------------------------ the tests
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(scenarios(), st.sampled_from(sorted(POLICIES)))
 def test_fast_path_and_decision_mode_match_the_reference(scenario: Scenario, policy: str) -> None:
     check(scenario, policy)
