@@ -5,12 +5,15 @@ its revealed, unfinished stages: regular work at its estimate plus LLM work at i
 times the job's observed LLM pace (how long its finished LLM stages took against their
 estimates). The pace carries the insight: an LLM's output length depends on the request,
 so a job whose calls ran long will keep running long. It reads only the observation; ties
-go to the first slot (FCFS).
+go to the first slot (FCFS). The fast-path form, with every ready stage in view, is
+:class:`llm_sched_env.baselines.PacedSRPT` (policy ``paced-srpt``); both use
+:func:`~llm_sched_env.baselines.srpt.paced_work`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from llm_sched_env.baselines.srpt import paced_work
 
 from llm_sched_env.envs import STAGE_FEATURES
 
@@ -35,7 +38,7 @@ class PacedSRPT:
         rows = obs["stages"].reshape(*mask.shape, len(STAGE_FEATURES))
         pace = _unsquash(rows[..., _PACE])
         # Work is shown as w / (w + scale): unsquashed it is w / scale, the same scale for both pools.
-        work = _unsquash(rows[..., _REGULAR]) + pace * _unsquash(rows[..., _LLM])
+        work = paced_work(_unsquash(rows[..., _REGULAR]), _unsquash(rows[..., _LLM]), pace)
         return np.argmin(np.where(mask == 1, work, np.inf), axis=-1)
 
     def act(self, obs: dict[str, np.ndarray]) -> int:
