@@ -29,7 +29,8 @@ uncertainty reduction (ties: the exploit order), otherwise shortest expected rem
 time: the job's revealed unfinished regular estimates, plus its LLM estimates times the
 posterior mean pace, plus the expected work still hidden behind its unfinished stages.
 ``epsilon`` = 0.05 (not published in the abstract; the best of 0, 0.05, 0.1, 0.2 on training
-seeds 10,010-10,012 at R=L=10 and 20; 0.2 costs 8-13 % of mean JCT). Randomness comes from the policy's own seeded generator.
+seeds 10,010-10,012 at R=L=10 and 20; 0.2 costs 8-13 % of mean JCT). Randomness comes from
+the policy's own seeded generator.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from llm_sched_env.workloads import Workload
 # Training workload seeds (>= 10,000, as agents.seeds.TRAIN_SEED_START): never evaluation seeds 0..999.
 PROFILE_SEEDS = (10_000, 10_001, 10_002, 10_003)
 PROFILE_JOBS = 500  # jobs per profile seed
-DEFAULT_EPSILON = 0.05  # chosen on training seeds 10,010-10,012 from 0, 0.05, 0.1, 0.2 (README)
+DEFAULT_EPSILON = 0.05  # chosen on training seeds (see above)
 
 StageType = tuple[str, int, float, int]  # app, kind, estimate, reveal depth
 
