@@ -17,6 +17,7 @@ from llm_sched_env.baselines.heuristics import (
 )
 from llm_sched_env.baselines.llmsched import LLMSched
 from llm_sched_env.baselines.observation_policies import (
+    InEnvironment,
     ObsAppPriority,
     ObservationPolicy,
     ObsFCFS,
@@ -36,6 +37,7 @@ __all__ = [
     "SRPT",
     "AppPriority",
     "CriticalPathFirst",
+    "InEnvironment",
     "LLMSched",
     "ObsAppPriority",
     "ObsFCFS",

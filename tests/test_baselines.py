@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from llm_sched_env.agents.seeds import TRAIN_SEED_START
-from llm_sched_env.baselines import SRPT, CriticalPathFirst, LLMSched, PacedSRPT
+from llm_sched_env.baselines import FCFS, SRPT, CriticalPathFirst, InEnvironment, LLMSched, ObsFCFS, PacedSRPT
 from llm_sched_env.baselines.autellix import ATLAS, PLAS
 from llm_sched_env.baselines.llmsched import PROFILE_SEEDS, training_profile
 from llm_sched_env.baselines.srpt import PoolSRPT
@@ -27,7 +27,10 @@ from llm_sched_env.experiments import get_policy, policy_keys
 from llm_sched_env.workloads import Workload
 from llm_sched_env.workloads.code_generation import FIRST_PASS_RATE
 
-BASELINES = [key for key in policy_keys()]
+# Fast-path baselines (the windowed paced rule runs through the environment, tested by its no-leak tests).
+BASELINES = [
+    key for key in policy_keys() if hasattr(get_policy(key).factory(np.random.SeedSequence(0)), "new_queue")
+]
 
 
 def in_tokens(spec: JobSpec) -> JobSpec:
@@ -180,3 +183,11 @@ def test_llmsched_explores_with_probability_epsilon_from_its_own_seed() -> None:
     assert a == b != greedy
     with pytest.raises(ValueError, match="epsilon"):
         LLMSched(epsilon=1.5)
+
+
+def test_an_observation_policy_in_the_environment_schedules_as_on_the_fast_path() -> None:
+    jobs = list(Workload().jobs(80, seed=4))
+    through_env = InEnvironment(ObsFCFS()).run_episode(jobs, 3, 3)
+    fast = Simulator(jobs, 3, 3, FCFS()).run()
+    assert list(through_env.finishes) == list(fast.finishes)
+    assert get_policy("paced-srpt-32").name == "PacedSRPT-32"

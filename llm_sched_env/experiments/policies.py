@@ -34,6 +34,7 @@ from llm_sched_env.baselines import (
     RS,
     SRPT,
     CriticalPathFirst,
+    InEnvironment,
     LLMSched,
     PacedSRPT,
     PoolSRPT,
@@ -137,6 +138,12 @@ def _paced_srpt(seed: np.random.SeedSequence) -> PacedSRPT:
     return PacedSRPT()
 
 
+def _paced_srpt_window(seed: np.random.SeedSequence) -> InEnvironment:
+    from llm_sched_env.agents.teacher import PacedSRPT as ObsPacedSRPT  # numpy only, no torch
+
+    return InEnvironment(ObsPacedSRPT(), name="PacedSRPT-32")
+
+
 def _plas(seed: np.random.SeedSequence) -> PLAS:
     return PLAS()
 
@@ -166,6 +173,7 @@ register_policy("ps-tcs", "PS-TCS", _ps_tcs)
 register_policy("srpt", "SRPT", _srpt)
 register_policy("srpt-pool", "SRPT-pool", _pool_srpt)
 register_policy("paced-srpt", "PacedSRPT", _paced_srpt)
+register_policy("paced-srpt-32", "PacedSRPT-32", _paced_srpt_window)
 register_policy("plas", "PLAS", _plas)
 register_policy("atlas", "ATLAS", _atlas)
 register_policy("llmsched", "LLMSched", _llmsched)
