@@ -8,14 +8,14 @@ stage since the last pop; stale entries are skipped when they reach the top.
 
 Stages finish only if some queue started them, so the queues of one policy share a
 :class:`StageWatch` of the stages they popped: at each pop it checks those stages' status
-(O(running stages)) and tells every queue which jobs finished one. Keys are therefore
+(O(running stages)) and tells every non-empty queue which jobs finished one. Plain
+references only (jobs keyed by arrival rank), so simulators copy and pickle. Keys are therefore
 exact at every pop, with no clock needed: every key here depends only on which stages are
 revealed and done, never on elapsed time.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heapify, heappop, heappush
 from typing import Any
@@ -31,7 +31,7 @@ class StageWatch:
 
     def __init__(self) -> None:
         self.running: list[StageRef] = []
-        self.queues: weakref.WeakSet[StateQueue] = weakref.WeakSet()
+        self.queues: list[StateQueue] = []  # the queues holding stages (an empty queue has nothing to re-key)
 
     def started(self, job: JobState, stage: int) -> None:
         self.running.append((job, stage))
@@ -63,7 +63,6 @@ class StateQueue:
     """
 
     __slots__ = (
-        "__weakref__",
         "_heap",
         "_key",
         "_members",
@@ -78,12 +77,11 @@ class StateQueue:
         self._key = key
         self._watch = watch
         self._heap: list[tuple[Any, int, int, JobState, int]] = []
-        self._members: dict[int, tuple[JobState, dict[int, int]]] = {}  # id(job) -> job, {stage: seq}
-        self._version: dict[int, int] = {}  # id(job) -> key version of its entries
+        self._members: dict[int, tuple[JobState, dict[int, int]]] = {}  # job rank -> job, {stage: seq}
+        self._version: dict[int, int] = {}  # job rank -> key version of its entries
         self._pending: list[tuple[JobState, int, int]] = []  # pushed, not yet keyed
         self._seq = 0
         self._size = 0
-        watch.queues.add(self)
 
     def __len__(self) -> int:
         return self._size
@@ -97,11 +95,13 @@ class StateQueue:
 
     def push(self, job: JobState, stage: int) -> None:
         self._seq += 1
-        entry = self._members.get(id(job))
+        entry = self._members.get(job.rank)
         if entry is None:
-            entry = self._members[id(job)] = (job, {})
-            self._version[id(job)] = 0
+            entry = self._members[job.rank] = (job, {})
+            self._version[job.rank] = 0
         entry[1][stage] = self._seq
+        if not self._size:
+            self._watch.queues.append(self)
         self._size += 1
         self._pending.append((job, stage, self._seq))
 
@@ -134,7 +134,7 @@ class StateQueue:
         raise LookupError("no queued stage is accepted")
 
     def remove(self, job: JobState, stage: int) -> None:
-        entry = self._members.get(id(job))
+        entry = self._members.get(job.rank)
         if entry is None or stage not in entry[1]:
             raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready")
         self._drop(job, stage)
@@ -142,11 +142,11 @@ class StateQueue:
     def rekey(self, jobs: Iterable[JobState]) -> None:
         """New keys for the queued stages of ``jobs``; their old entries go stale."""
         for job in jobs:
-            entry = self._members.get(id(job))
-            if entry is None:
+            entry = self._members.get(job.rank)
+            if entry is None or entry[0] is not job:
                 continue
-            version = self._version[id(job)] + 1
-            self._version[id(job)] = version
+            version = self._version[job.rank] + 1
+            self._version[job.rank] = version
             for stage, seq in entry[1].items():
                 heappush(self._heap, (self._key(job, stage), seq, version, job, stage))
 
@@ -155,27 +155,29 @@ class StateQueue:
         """Key the stages pushed since the last pop, then re-key jobs that finished a stage."""
         version = self._version
         for job, stage, seq in self._pending:
-            if self._members.get(id(job), (None, {}))[1].get(stage) == seq:
-                heappush(self._heap, (self._key(job, stage), seq, version[id(job)], job, stage))
+            if self._members.get(job.rank, (None, {}))[1].get(stage) == seq:
+                heappush(self._heap, (self._key(job, stage), seq, version[job.rank], job, stage))
         self._pending.clear()
         self._watch.sync()
 
     def _current(self, entry: tuple[Any, int, int, JobState, int]) -> bool:
         """True when ``entry`` is its stage's entry with the job's current key."""
         _, seq, version, job, stage = entry
-        return version == self._version.get(id(job)) and self._members[id(job)][1].get(stage) == seq
+        return version == self._version.get(job.rank) and self._members[job.rank][1].get(stage) == seq
 
     def _take(self, job: JobState, stage: int) -> None:
         self._drop(job, stage)
         self._watch.started(job, stage)
 
     def _drop(self, job: JobState, stage: int) -> None:
-        stages = self._members[id(job)][1]
+        stages = self._members[job.rank][1]
         del stages[stage]
         if not stages:
-            del self._members[id(job)]
-            del self._version[id(job)]
+            del self._members[job.rank]
+            del self._version[job.rank]
         self._size -= 1
+        if not self._size:
+            self._watch.queues.remove(self)
         if len(self._heap) > 64 and len(self._heap) > 4 * self._size:
             self._heap = [entry for entry in self._heap if self._current(entry)]
             heapify(self._heap)

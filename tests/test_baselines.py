@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -191,3 +193,12 @@ def test_an_observation_policy_in_the_environment_schedules_as_on_the_fast_path(
     fast = Simulator(jobs, 3, 3, FCFS()).run()
     assert list(through_env.finishes) == list(fast.finishes)
     assert get_policy("paced-srpt-32").name == "PacedSRPT-32"
+
+
+@pytest.mark.parametrize("key", ["srpt", "paced-srpt", "llmsched", "cpf"])
+def test_simulators_with_re_keyed_queues_copy_and_pickle(key: str) -> None:
+    jobs = list(Workload().jobs(60, seed=0))
+    sim = Simulator(jobs, 2, 2, get_policy(key).factory(np.random.SeedSequence(3)))
+    copies = [copy.deepcopy(sim), pickle.loads(pickle.dumps(sim))]
+    expected = list(sim.run().finishes)
+    assert [list(c.run().finishes) for c in copies] == [expected, expected]
