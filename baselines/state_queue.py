@@ -2,16 +2,17 @@
 
 State-based policies (shortest remaining work, least attained service, ...) rank a ready
 stage by what its job has revealed and finished so far, and that changes whenever one of
-the job's stages finishes, in any pool. A :class:`StateQueue` keeps a heap of
-``(key, seq, job, stage)`` entries and re-keys the stages of every job that finished a
-stage since the last pop; stale entries are skipped when they reach the top.
+the job's stages finishes, in any pool. A :class:`StateQueue` keys a stage when it is first
+popped after being pushed (the simulator pushes while it is still updating the job), keeps
+a heap of ``(key, seq, version, job, stage)`` entries, and re-keys the stages of every job
+that finished a stage since the last pop; stale entries are skipped when they reach the top.
 
 Stages finish only if some queue started them, so the queues of one policy share a
 :class:`StageWatch` of the stages they popped: at each pop it checks those stages' status
-(O(running stages)) and tells every non-empty queue which jobs finished one. Plain
-references only (jobs keyed by arrival rank), so simulators copy and pickle. Keys are therefore
-exact at every pop, with no clock needed: every key here depends only on which stages are
-revealed and done, never on elapsed time.
+(O(running stages)) and tells every non-empty queue which jobs finished one. Keys are
+therefore exact at every pop, with no clock needed: every key here depends only on which
+stages are revealed and done, never on elapsed time. Only plain references are kept (jobs
+are keyed by arrival rank), so simulators using these queues deep-copy and pickle.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class StageWatch:
                 still.append((job, stage))
             elif status == DONE:
                 changed[id(job)] = job
-            # READY again: preempted (continuous batching); its queue re-keyed it when pushed.
+            # READY again: preempted (continuous batching); pushed again, it is keyed afresh.
         self.running = still
         if changed:
             for queue in self.queues:
