@@ -84,3 +84,23 @@ def test_bench_writes_the_markdown_comparison(tmp_path, capsys) -> None:
     text = out.read_text()
     assert text.count("**") == 4  # the heading and one best cell
     assert "| LLMSched | " in text
+
+
+def test_table1_takes_more_policies_beside_the_papers(tmp_path) -> None:
+    out = tmp_path / "t.json"
+    argv = [
+        "table1",
+        "--policies",
+        "fcfs,ps-tcs,paced-srpt",
+        "--seeds",
+        "2",
+        "--jobs",
+        "20",
+        "--json",
+        str(out),
+    ]
+    assert main([*argv, "--workers", "1", "--no-progress"]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["policy"] for r in rows if r["R"] == 10] == ["FCFS", "PS-TCS", "PacedSRPT"]
+    ps_tcs = next(r for r in rows if r["policy"] == "PS-TCS" and r["R"] == 10)
+    assert set(ps_tcs["change_vs"]) == {"FCFS", "PacedSRPT"}
