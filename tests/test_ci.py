@@ -44,3 +44,15 @@ def test_each_command_gets_its_own_fresh_venv_and_ci_stops_on_failure() -> None:
     assert len(set(created)) == 2
     # `readme` runs its command in a shell that fails as soon as any part fails.
     assert '    bash -euo pipefail -c "$1"' in lines
+
+
+def test_no_file_holds_merge_conflict_markers() -> None:
+    suffixes = {".py", ".md", ".toml", ".json", ".jsonl", ".ipynb", ".cfg", ".txt", ""}
+    marked = []
+    for path in REPO.rglob("*"):
+        if ".git" in path.parts or not path.is_file() or path.suffix not in suffixes:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if re.search(r"^(<{7} |>{7} )", text, re.MULTILINE):
+            marked.append(str(path.relative_to(REPO)))
+    assert marked == []
