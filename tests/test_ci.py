@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -56,3 +58,15 @@ def test_no_file_holds_merge_conflict_markers() -> None:
         if re.search(r"^(<{7} |>{7} )", text, re.MULTILINE):
             marked.append(str(path.relative_to(REPO)))
     assert marked == []
+
+
+def test_every_package_folder_is_listed_for_the_wheel() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    folders = {folder: name for name, folder in setuptools["package-dir"].items()}
+    found = set()
+    for init in REPO.glob("*/**/__init__.py"):
+        parts = init.parent.relative_to(REPO).parts
+        if parts[0] in folders:
+            found.add(".".join((folders[parts[0]], *parts[1:])))
+    assert found == set(setuptools["packages"])
