@@ -8,6 +8,7 @@ Typical use::
     rows = summarize(records)
 """
 
+from llm_sched_env.experiments.backends import BACKENDS, Backend, CellError, LocalBackend, make_backend
 from llm_sched_env.experiments.cell import run_cell
 from llm_sched_env.experiments.config import CellConfig, Grid
 from llm_sched_env.experiments.paper import PAPER_TABLE1, table1_grid
@@ -21,19 +22,22 @@ from llm_sched_env.experiments.policies import (
     register_policy,
     run_episode,
 )
-from llm_sched_env.experiments.runner import CellError, run_cells
+from llm_sched_env.experiments.runner import run_cells
 from llm_sched_env.experiments.stats import Estimate, mean_ci, paired_change, t_quantile
 from llm_sched_env.experiments.store import ResultStore
 from llm_sched_env.experiments.summary import Change, Row, Setting, changes, summarize
 
 __all__ = [
+    "BACKENDS",
     "PAPER_TABLE1",
+    "Backend",
     "CellConfig",
     "CellError",
     "Change",
     "EpisodePolicy",
     "Estimate",
     "Grid",
+    "LocalBackend",
     "Policy",
     "PolicyEntry",
     "PolicyFactory",
@@ -42,6 +46,7 @@ __all__ = [
     "Setting",
     "changes",
     "get_policy",
+    "make_backend",
     "mean_ci",
     "paired_change",
     "policy_keys",
