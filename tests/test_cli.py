@@ -145,6 +145,33 @@ def test_backend_options_that_do_not_fit_together_are_named(
     assert f"llm-sched bench: error: {message}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--framework", "rllib", "--bc-steps", "5"], "--bc-steps: applies to --framework sb3 only"),
+        (["--framework", "rllib", "--policy", "mlp"], "--policy: applies to --framework sb3 only"),
+        (["--ray-address", "auto"], "--ray-address: applies to --framework rllib only"),
+    ],
+)
+def test_train_options_of_the_other_framework_are_named(
+    options: list[str], message: str, tmp_path, capsys
+) -> None:
+    assert main(["train", *options, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"llm-sched train: error: {message}\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_without_ray_train_with_rllib_prints_a_one_line_hint(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert main(["train", "--framework", "rllib", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        "llm-sched train: error: --framework rllib needs ray (the ray extra): "
+        'python -m pip install -e ".[ray]"\n'
+    )
+
+
 def _no_work(*args: object) -> None:
     raise AssertionError("a cell ran before the command checked its options")
 

@@ -66,3 +66,59 @@ def test_bench_prints_the_same_table_with_both_backends(capsys) -> None:
     remote = capsys.readouterr().out.splitlines()
     assert remote[:-1] == local[:-1]  # the last line gives the run time and the backend
     assert remote[-1].endswith("with Ray tasks on a local Ray instance")
+
+
+# --------------------------------------------------------------------------- RLlib
+def test_rllib_ppo_iteration_with_two_env_runners_never_picks_an_invalid_slot(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    rllib = pytest.importorskip("llm_sched_env.agents.rllib")
+    config = rllib.RLlibConfig(
+        env_id="CompoundLLMSmall-v0",
+        timesteps=256,
+        n_envs=2,
+        n_steps=128,
+        batch_size=64,
+        n_epochs=1,
+        hidden=32,
+    )
+    report = rllib.train_rllib(config, tmp_path, verbose=False)
+    (row,) = report["history"]
+    assert row["env_steps"] == 2 * 128  # both env runners sampled
+    assert row[rllib.INVALID_ACTIONS] == 0  # no training step picked an invalid slot
+
+    # The trained module, read back from its checkpoint, samples only valid slots.
+    module = rllib.load_module(report["checkpoint"])
+    env = rllib.make_env({"env_id": "CompoundLLMSmall-v0"})
+    obs, _ = env.reset(seed=0)
+    steps, done = 0, False
+    with torch.no_grad():
+        while not done:
+            batch = {"obs": {k: torch.as_tensor(v)[None] for k, v in obs.items()}}
+            logits = module.forward_exploration(batch)["action_dist_inputs"][0]
+            action = int(torch.distributions.Categorical(logits=logits).sample())
+            assert obs["action_mask"][action] == 1.0
+            assert torch.all(logits[torch.as_tensor(obs["action_mask"]) == 0] < -1e30)
+            obs, _, terminated, truncated, info = env.step(action)
+            assert not info["invalid_action"]
+            steps, done = steps + 1, terminated or truncated
+    assert steps > 0
+
+
+def test_invalid_action_callback_counts_what_the_environment_reports() -> None:
+    rllib = pytest.importorskip("llm_sched_env.agents.rllib")
+    logged = []
+
+    class Episode:
+        def __init__(self, invalid: bool) -> None:
+            self.info = {"invalid_action": invalid}
+
+        def get_infos(self, index: int) -> dict:
+            return self.info
+
+    class Logger:
+        def log_value(self, key: str, value: int, reduce: str) -> None:
+            logged.append((key, value, reduce))
+
+    for invalid in (False, True):
+        rllib._count_invalid_actions(episode=Episode(invalid), metrics_logger=Logger())
+    assert logged == [(rllib.INVALID_ACTIONS, 0, "sum"), (rllib.INVALID_ACTIONS, 1, "sum")]
