@@ -166,6 +166,10 @@ class RLlibConfig:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
+        if self.batch_size > self.train_batch_size:
+            raise ValueError(
+                f"batch_size: must be <= n_steps x n_envs = {self.train_batch_size}, got {self.batch_size}"
+            )
         if type(self.seed) is not int or self.seed < 0:
             raise ValueError(f"seed: must be an integer >= 0, got {self.seed!r}")
         for name, low, high in (("learning_rate", 0.0, 1.0), ("gamma", 0.0, 1.0), ("clip_range", 0.0, 1.0)):
