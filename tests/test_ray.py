@@ -122,3 +122,28 @@ def test_invalid_action_callback_counts_what_the_environment_reports() -> None:
     for invalid in (False, True):
         rllib._count_invalid_actions(episode=Episode(invalid), metrics_logger=Logger())
     assert logged == [(rllib.INVALID_ACTIONS, 0, "sum"), (rllib.INVALID_ACTIONS, 1, "sum")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"env_id": "NoSuchEnv-v0"}, "env_id"),
+        ({"env": {"env_id": "CompoundLLM-v0"}}, "env"),
+        ({"n_envs": 0}, "n_envs"),
+        ({"timesteps": 0}, "timesteps"),
+        ({"n_steps": 64, "n_envs": 2, "batch_size": 129}, "batch_size"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"seed": -1}, "seed"),
+    ],
+)
+def test_rllib_config_errors_name_the_field(kwargs: dict, field: str) -> None:
+    rllib = pytest.importorskip("llm_sched_env.agents.rllib")
+    with pytest.raises(ValueError, match=rf"^{field}: "):
+        rllib.RLlibConfig(**kwargs)
+
+
+def test_rllib_iterations_cover_the_timesteps() -> None:
+    rllib = pytest.importorskip("llm_sched_env.agents.rllib")
+    config = rllib.RLlibConfig(timesteps=1000, n_envs=2, n_steps=256, batch_size=64)
+    assert (config.train_batch_size, config.iterations) == (512, 2)
+    assert rllib.RLlibConfig(timesteps=1024, n_envs=2, n_steps=256, batch_size=64).iterations == 2
