@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "speed",
     "memory",
     "table1",
+    "serving",
     "bench",
     "calibrate",
     "train",

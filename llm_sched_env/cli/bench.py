@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from llm_sched_env.cli.options import add_command, int_in, output_file
+from llm_sched_env.cli.options import add_command, cluster_file, int_in, output_file
 from llm_sched_env.experiments import (
     BACKENDS,
     Backend,
@@ -28,6 +28,7 @@ from llm_sched_env.experiments import (
 from llm_sched_env.experiments.paper import paper_value
 from llm_sched_env.experiments.plots import plot_comparison
 from llm_sched_env.experiments.report import format_table, rows_document, write_json
+from llm_sched_env.experiments.summary import Setting
 from llm_sched_env.extras import require_extra
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
@@ -57,6 +58,16 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     add_workers_option(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_cluster_option(p: argparse.ArgumentParser, replaces: str) -> None:
+    p.add_argument(
+        "--cluster",
+        metavar="FILE",
+        action="append",
+        type=cluster_file,
+        help=f"a cluster JSON file of named pools (see README); replaces {replaces}; repeat for several",
+    )
 
 
 def add_workers_option(p: argparse.ArgumentParser) -> None:
@@ -103,8 +114,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma list of registered policies ({', '.join(policy_keys())}) or agent:PATH",
     )
     p.add_argument(
-        "--settings", default="10x10", help="comma list of RxL executor settings, e.g. 10x10,20x20"
+        "--settings",
+        default=None,
+        help="comma list of RxL settings of the paper's executors, e.g. 10x10,20x20 (default: 10x10)",
     )
+    add_cluster_option(p, "--settings")
     p.add_argument("--seeds", type=int_in(1), default=5, help="number of seeds (0..N-1)")
     p.add_argument("--jobs", default="500", help="comma list of job counts")
     add_arrival_rate_option(p)
@@ -140,9 +154,14 @@ def _setting(text: str) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     policies = tuple(get_policy(name).key for name in _split("--policies", args.policies, str))
     mixes = tuple(_split("--mix", mix, float) for mix in args.mix) if args.mix else (None,)
+    if args.cluster and args.settings is not None:
+        raise ValueError("--cluster: give --settings or --cluster, not both")
+    settings = (
+        tuple(args.cluster) if args.cluster else _split("--settings", args.settings or "10x10", _setting)
+    )
     grid = Grid(
         policies=policies,
-        settings=_split("--settings", args.settings, _setting),
+        settings=settings,
         seeds=tuple(range(args.seeds)),
         num_jobs=_split("--jobs", args.jobs, int),
         arrival_rates=_split("--arrival-rate", args.arrival_rate, float),
@@ -158,7 +177,6 @@ def run(args: argparse.Namespace) -> int:
         grid.cells(),
         args,
         treatment=None if treatment is None else treatment.name,
-        cdf_setting=grid.settings[0],
         title="llm-sched bench",
     )
 
@@ -172,11 +190,13 @@ def execute(
     args: argparse.Namespace,
     *,
     treatment: str | None,
-    cdf_setting: tuple[int, int],
     title: str,
     paper: Callable[[Mapping[str, Any]], float | None] = paper_value,
 ) -> int:
-    """Run ``cells`` (resuming from ``--results``), print the table, write ``--json``/``--plot``."""
+    """Run ``cells`` (resuming from ``--results``), print the table, write ``--json``/``--plot``.
+
+    The plot's JCT CDFs are those of the first cell's setting.
+    """
     if args.plot:
         require_extra("plot", "--plot")
     backend = backend_from_args(args)
@@ -207,7 +227,6 @@ def execute(
         write_json(rows_document(rows, found), args.json)
         print(f"wrote {args.json}")
     if args.plot:
-        cdf = next(r.setting for r in rows if (r.setting.num_regular, r.setting.num_llm) == cdf_setting)
-        plot_comparison(rows, records, args.plot, cdf)
+        plot_comparison(rows, records, args.plot, Setting.of(cells[0].to_dict()))
         print(f"wrote {args.plot}")
     return 0

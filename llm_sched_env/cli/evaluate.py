@@ -51,6 +51,5 @@ def run(args: argparse.Namespace) -> int:
         grid.cells(),
         args,
         treatment=agent.name,
-        cdf_setting=grid.settings[0],
         title=f"llm-sched evaluate: {agent.name} ({args.model}) on held-out seeds 0..{args.seeds - 1}",
     )

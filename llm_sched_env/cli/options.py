@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from llm_sched_env.core import Cluster
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default after its help, except for options without one worth showing."""
@@ -61,6 +63,16 @@ def output_file(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not writable")
     _writable_directory(path.parent)
     return text
+
+
+def cluster_file(text: str) -> Cluster:
+    """An argparse type: a cluster JSON file (:meth:`Cluster.load`), read when the line is parsed."""
+    try:
+        return Cluster.load(text)
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {err.strerror}") from None
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def output_directory(text: str) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 from llm_sched_env.baselines import FCFS
 from llm_sched_env.cli.options import add_command, int_in
 from llm_sched_env.core import Simulator
+from llm_sched_env.experiments.serving import serving_cluster
 from llm_sched_env.workloads import Workload
 
 if TYPE_CHECKING:
@@ -32,11 +33,16 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 
 def core_figures(repeats: int) -> dict[str, float]:
-    """Fast-path figures: one 500-job FCFS episode at R=L=10 of a pre-drawn workload, and drawing it."""
+    """Fast-path figures on one pre-drawn 500-job workload, FCFS: at R=L=10 (the paper's
+    single-stream executors) and on 10 regular executors with 2 continuous-batching replicas;
+    and drawing the workload."""
     workload = Workload()
     jobs = list(workload.jobs(500, 0))
+    batching = serving_cluster(10, 2)
     return {
         "fast_path_episode_ms": 1e3 * median_seconds(lambda: Simulator(jobs, 10, 10, FCFS()).run(), repeats),
+        "fast_path_batching_episode_ms": 1e3
+        * median_seconds(lambda: Simulator(jobs, policy=FCFS(), cluster=batching).run(), repeats),
         "workload_500_jobs_ms": 1e3 * median_seconds(lambda: list(workload.jobs(500, 0)), repeats),
         "stages_per_episode": sum(j.num_stages for j in jobs),
     }
@@ -107,7 +113,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "speed",
         help="print speed figures (medians of repeated runs)",
-        description="Time the fast path (one 500-job FCFS episode at R=L=10, and drawing its jobs), "
+        description="Time the fast path (one 500-job FCFS episode at R=L=10, the same on 10 regular "
+        "executors and 2 continuous-batching LLM replicas, and drawing the jobs), "
         "CompoundLLM-v0 and CompoundLLMSmall-v0 steps with masked random actions, and building one "
         "observation; print the median of --repeats runs of each, after a warm-up run.",
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
-from llm_sched_env.cli.bench import add_run_options, execute
+from llm_sched_env.cli.bench import add_cluster_option, add_run_options, execute
 from llm_sched_env.cli.options import add_command, int_in
 from llm_sched_env.experiments.paper import PAPER_NUM_JOBS, table1_grid
 
@@ -23,15 +24,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--jobs", type=int_in(1), default=PAPER_NUM_JOBS, help=argparse.SUPPRESS
     )  # small test runs
+    add_cluster_option(p, "the R=L columns (the paper's values are then not shown)")
     add_run_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    grid = table1_grid(args.seeds, args.jobs)
+    if args.cluster:
+        grid = replace(grid, settings=tuple(args.cluster))
     return execute(
-        table1_grid(args.seeds, args.jobs).cells(),
+        grid.cells(),
         args,
         treatment="PS-TCS",
-        cdf_setting=(10, 10),
         title="Table I (paper: Zhu et al., average JCT of 500 requests, equal mix, Poisson arrivals)",
     )

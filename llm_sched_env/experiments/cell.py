@@ -24,7 +24,7 @@ def run_cell(config: CellConfig, entry: PolicyEntry) -> dict[str, Any]:
     start = time.perf_counter()
     policy = entry.factory(np.random.SeedSequence(config.policy_seed()))
     jobs = config.workload().jobs(config.num_jobs, config.seed)
-    results = run_episode(policy, jobs, config.num_regular, config.num_llm)
+    results = run_episode(policy, jobs, config.cluster_in_use())
     if len(results) != config.num_jobs:
         raise RuntimeError(f"policy {entry.name}: {len(results)} of {config.num_jobs} jobs finished")
     by_job = results.jct_by_job()

@@ -46,6 +46,6 @@ def is_paper_workload(config: Mapping[str, Any]) -> bool:
 def paper_value(record: Mapping[str, Any]) -> float | None:
     """The paper's mean JCT for a result record's cell, or None when Table I has no such cell."""
     config = record["config"]
-    if config["R"] != config["L"] or not is_paper_workload(config):
+    if config["R"] != config["L"] or "cluster" in config or not is_paper_workload(config):
         return None
     return PAPER_TABLE1.get(record["policy"], {}).get(config["R"])

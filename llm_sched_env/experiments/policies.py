@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from llm_sched_env.baselines import FCFS, PSTCS, RS
-from llm_sched_env.core import FastPolicy, JobSpec, Results, Simulator
+from llm_sched_env.core import Cluster, FastPolicy, JobSpec, Results, Simulator
 from llm_sched_env.extras import require_extra
 
 
@@ -93,12 +93,17 @@ def policy_keys() -> list[str]:
     return list(_REGISTRY)
 
 
-def run_episode(policy: Policy, jobs: Iterable[JobSpec], num_regular: int, num_llm: int) -> Results:
-    """Run ``policy`` on ``jobs``, on the fast path when it is a fast-path policy."""
+def run_episode(policy: Policy, jobs: Iterable[JobSpec], cluster: Cluster) -> Results:
+    """Run ``policy`` on ``jobs`` on ``cluster``, on the fast path when it is a fast-path policy.
+
+    Episode policies (learned agents) run on the paper's cluster only.
+    """
     if isinstance(policy, EpisodePolicy):
-        return policy.run_episode(jobs, num_regular, num_llm)
+        if not cluster.is_paper:
+            raise ValueError(f"cluster: {type(policy).__name__} runs on the paper's cluster only")
+        return policy.run_episode(jobs, cluster.count("regular"), cluster.count("llm"))
     if callable(getattr(policy, "new_queue", None)):
-        return Simulator(jobs, num_regular, num_llm, policy).run()
+        return Simulator(jobs, policy=policy, cluster=cluster).run()
     raise TypeError(f"policy: {policy!r} has neither new_queue() nor run_episode()")
 
 

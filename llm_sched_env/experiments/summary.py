@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,19 +20,27 @@ class Setting:
     num_jobs: int
     arrival_rate: float
     mix: tuple[float, ...] | None
+    cluster: str | None = None  # a cluster cell's cluster, as canonical JSON
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Setting:
         mix = config["mix"]
+        cluster = config.get("cluster")
         return cls(
             config["R"],
             config["L"],
             config["num_jobs"],
             config["arrival_rate"],
             None if mix is None else tuple(mix),
+            None if cluster is None else json.dumps(cluster, sort_keys=True),
         )
 
     def label(self) -> str:
+        if self.cluster is not None:  # e.g. "regular=10 llm=2cb" (cb: continuous batching)
+            return " ".join(
+                f"{p['name']}={p['count']}{'cb' if p['executor']['model'] == 'continuous_batching' else ''}"
+                for p in json.loads(self.cluster)["pools"]
+            )
         if self.num_regular == self.num_llm:
             return f"R=L={self.num_regular}"
         return f"R={self.num_regular} L={self.num_llm}"

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llm_sched_env.core import LLM, REGULAR, JobSpec
+from llm_sched_env.core import LLM, REGULAR, JobSpec, LLMCall
 from llm_sched_env.workloads.application import (
     DECODE_TOKENS_PER_SECOND,
     check_non_negative,
     check_positive,
+    llm_call,
     lognormal,
     request_scale,
 )
@@ -42,11 +43,25 @@ class CodeGeneration:
     later_pass_rate: float = 0.25
     test_cv: float = 0.5  # spread of a test run's duration
     request_cv: float = 0.6  # spread of the per-request factor on LLM output lengths
+    # Prompt sizes (open constants; they only matter to token-level executors). Round 1 sends
+    # AutoGen's default assistant system message (about 400 tokens) and a HumanEval problem
+    # (about 130 tokens); AutoGen keeps the whole chat, so each repair round's prompt adds the
+    # previous round's code and the failed test's output (a traceback, about 150 tokens).
+    first_prompt_tokens: float = 530.0
+    feedback_tokens: float = 150.0
 
     def __post_init__(self) -> None:
-        check_positive("CodeGeneration", tokens_per_write=self.tokens_per_write)
+        check_positive(
+            "CodeGeneration",
+            tokens_per_write=self.tokens_per_write,
+            first_prompt_tokens=self.first_prompt_tokens,
+        )
         check_non_negative(
-            "CodeGeneration", token_cv=self.token_cv, test_cv=self.test_cv, request_cv=self.request_cv
+            "CodeGeneration",
+            token_cv=self.token_cv,
+            test_cv=self.test_cv,
+            request_cv=self.request_cv,
+            feedback_tokens=self.feedback_tokens,
         )
         for field in ("second_pass_rate", "later_pass_rate"):
             rate = getattr(self, field)
@@ -69,6 +84,8 @@ class CodeGeneration:
         durations: list[float] = []
         parents: list[tuple[int, ...]] = []
         revealed_by: list[int | None] = []
+        calls: list[LLMCall | None] = []
+        prompt = self.first_prompt_tokens
         for r in range(rounds):
             write = 2 * r
             kinds += (LLM, REGULAR)
@@ -79,6 +96,9 @@ class CodeGeneration:
             parents += ((write - 1,) if r else (), (write,))
             revealer = write - 1 if r else None
             revealed_by += (revealer, revealer)
+            call = llm_call(durations[write], prompt, self.tokens_per_write)
+            calls += (call, None)
+            prompt = call.prompt_tokens + call.output_tokens + self.feedback_tokens
         estimates = (write_mean, test_mean) * rounds
         return JobSpec(
             job_id,
@@ -89,4 +109,5 @@ class CodeGeneration:
             estimates,
             tuple(parents),
             tuple(revealed_by),
+            calls=tuple(calls),
         )

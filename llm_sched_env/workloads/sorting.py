@@ -11,6 +11,7 @@ from llm_sched_env.workloads.application import (
     DECODE_TOKENS_PER_SECOND,
     check_non_negative,
     check_positive,
+    llm_call,
     lognormal_params,
     request_scale,
 )
@@ -39,9 +40,18 @@ class Sorting:
     token_cv: float = 0.3  # spread of one generation's length around the request's mean
     score_seconds: float = 0.05  # a local Python scoring function: milliseconds
     request_cv: float = 0.6  # spread of the per-request factor on LLM output lengths
+    # Prompt size (open constant; it only matters to token-level executors): GoT's split, sort,
+    # merge and refine prompts each carry an instruction, worked examples of 32-number lists
+    # and the input list(s).
+    prompt_tokens: float = 600.0
 
     def __post_init__(self) -> None:
-        check_positive("Sorting", tokens_per_sample=self.tokens_per_sample, score_seconds=self.score_seconds)
+        check_positive(
+            "Sorting",
+            tokens_per_sample=self.tokens_per_sample,
+            score_seconds=self.score_seconds,
+            prompt_tokens=self.prompt_tokens,
+        )
         check_non_negative("Sorting", token_cv=self.token_cv, request_cv=self.request_cv)
 
     def sample(self, rng: np.random.Generator, job_id: int, arrival: float) -> JobSpec:
@@ -71,7 +81,19 @@ class Sorting:
         generations = iter((scale * rng.lognormal(mu, sigma, size=n_llm)).tolist())
         durations = tuple(next(generations) if k == LLM else self.score_seconds for k in kinds)
         estimates = tuple(gen_mean if k == LLM else self.score_seconds for k in kinds)
+        calls = tuple(
+            llm_call(d, self.prompt_tokens, self.tokens_per_sample) if k == LLM else None
+            for d, k in zip(durations, kinds, strict=True)
+        )
         n = len(kinds)
         return JobSpec(
-            job_id, self.name, arrival, tuple(kinds), durations, estimates, tuple(parents), (None,) * n
+            job_id,
+            self.name,
+            arrival,
+            tuple(kinds),
+            durations,
+            estimates,
+            tuple(parents),
+            (None,) * n,
+            calls=calls,
         )

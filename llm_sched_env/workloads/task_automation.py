@@ -12,6 +12,7 @@ from llm_sched_env.workloads.application import (
     DECODE_TOKENS_PER_SECOND,
     check_non_negative,
     check_positive,
+    llm_call,
     lognormal,
     request_scale,
 )
@@ -61,6 +62,14 @@ class TaskAutomation:
     tool_seconds: float = 17.0  # mean run time of a HuggingFace tool on a regular executor
     tool_cv: float = 2.0  # tools range from fast classifiers to slow image/video generation
     request_cv: float = 0.6  # spread of the per-request factor on LLM output lengths
+    # Prompt sizes (open constants; they only matter to token-level executors). HuggingGPT's
+    # planning prompt carries its task specification and few-shot demonstrations (about 500
+    # tokens) and TaskBench's 23 tool descriptions (about 30 tokens each):
+    planner_prompt_tokens: float = 1200.0
+    # Its response prompt holds the request, the task plan (the planner's output) and every
+    # tool's result; an instruction and the request take about 300 tokens, a result about 100:
+    response_prompt_tokens: float = 300.0
+    tool_result_tokens: float = 100.0
 
     def __post_init__(self) -> None:
         check_positive(
@@ -68,9 +77,15 @@ class TaskAutomation:
             planner_tokens=self.planner_tokens,
             response_tokens=self.response_tokens,
             tool_seconds=self.tool_seconds,
+            planner_prompt_tokens=self.planner_prompt_tokens,
+            response_prompt_tokens=self.response_prompt_tokens,
         )
         check_non_negative(
-            "TaskAutomation", token_cv=self.token_cv, tool_cv=self.tool_cv, request_cv=self.request_cv
+            "TaskAutomation",
+            token_cv=self.token_cv,
+            tool_cv=self.tool_cv,
+            request_cv=self.request_cv,
+            tool_result_tokens=self.tool_result_tokens,
         )
 
     def sample_tool_graph(self, rng: np.random.Generator) -> list[tuple[int, ...]]:
@@ -105,4 +120,12 @@ class TaskAutomation:
             tuple(k + 1 for k in range(n_tools) if k not in has_child),
         )
         revealed_by = (None,) + (0,) * (n_tools + 1)
-        return JobSpec(job_id, self.name, arrival, kinds, durations, estimates, parents, revealed_by)
+        planner = llm_call(durations[0], self.planner_prompt_tokens, self.planner_tokens)
+        response_prompt = (
+            self.response_prompt_tokens + planner.output_tokens + self.tool_result_tokens * n_tools
+        )
+        response = llm_call(durations[-1], response_prompt, self.response_tokens)
+        calls = (planner,) + (None,) * n_tools + (response,)
+        return JobSpec(
+            job_id, self.name, arrival, kinds, durations, estimates, parents, revealed_by, calls=calls
+        )

@@ -104,12 +104,12 @@ class ContinuousBatching:
         call = spec.calls[stage] if spec.calls is not None else None
         if call is None:
             raise JobSpecError(
-                f"job {spec.job_id} stages[{stage}].prompt_tokens",
+                f"stages[{stage}].prompt_tokens",
                 f"pool {pool!r} runs {self.name} and needs the stage in tokens",
             )
         if call.prompt_tokens + call.max_tokens > self.context_limit:
             raise JobSpecError(
-                f"job {spec.job_id} stages[{stage}].max_tokens",
+                f"stages[{stage}].max_tokens",
                 f"prompt_tokens {call.prompt_tokens} + max_tokens {call.max_tokens} exceeds "
                 f"the context limit {self.context_limit} of pool {pool!r}",
             )
