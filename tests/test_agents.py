@@ -15,9 +15,8 @@ pytest.importorskip("sb3_contrib")
 import torch
 from llm_sched_env.agents.agent import Agent
 from llm_sched_env.agents.config import TrainConfig
-from llm_sched_env.agents.envs import TrainingSeeds
 from llm_sched_env.agents.files import read_agent_info
-from llm_sched_env.agents.seeds import TRAIN_SEED_START, validation_seeds
+from llm_sched_env.agents.seeds import TRAIN_SEED_START, TrainingSeeds, validation_seeds
 from llm_sched_env.agents.training import build_model, train
 from llm_sched_env.baselines import ObsRS, run_episode
 from stable_baselines3.common.vec_env import DummyVecEnv
