@@ -5,12 +5,15 @@ its revealed, unfinished stages: regular work at its estimate plus LLM work at i
 times the job's observed LLM pace (how long its finished LLM stages took against their
 estimates). The pace carries the insight: an LLM's output length depends on the request,
 so a job whose calls ran long will keep running long. It reads only the observation; ties
-go to the first slot (FCFS).
+go to the first slot (FCFS). The fast-path form, with every ready stage in view, is
+:class:`llm_sched_env.baselines.PacedSRPT` (policy ``paced-srpt``); both use
+:func:`~llm_sched_env.baselines.srpt.paced_work`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from llm_sched_env.baselines.srpt import paced_work
 
 from llm_sched_env.envs import LAYOUT, Layout
 
@@ -38,7 +41,7 @@ class PacedSRPT:
         rows = obs["stages"].reshape(*mask.shape, self._width)
         pace = _unsquash(rows[..., self._pace])
         # Work is shown as w / (w + scale): unsquashed it is w / scale, the same scale for both pools.
-        work = _unsquash(rows[..., self._regular]) + pace * _unsquash(rows[..., self._llm])
+        work = paced_work(_unsquash(rows[..., self._regular]), _unsquash(rows[..., self._llm]), pace)
         return np.argmin(np.where(mask == 1, work, np.inf), axis=-1)
 
     def act(self, obs: dict[str, np.ndarray]) -> int:

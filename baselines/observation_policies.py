@@ -8,14 +8,15 @@ path's RS picks among all ready stages, so it is the same policy only when they 
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 from llm_sched_env.baselines.heuristics import PAPER_APP_PRIORITY
 
-from llm_sched_env.core import Results
-from llm_sched_env.envs import APP_CLASSES, APP_NAMES, STAGE_FEATURES
+from llm_sched_env.core import JobSpec, Results
+from llm_sched_env.envs import APP_CLASSES, APP_NAMES, STAGE_FEATURES, CompoundLLMConfig, CompoundLLMEnv
 
 _FIRST_APP_COLUMN = STAGE_FEATURES.index(f"app_{APP_CLASSES[0]}")  # the same in every layout
 
@@ -89,3 +90,23 @@ def run_episode(env: gym.Env, policy: ObservationPolicy, seed: int | None = None
     while not (terminated or truncated):
         obs, _, terminated, truncated, _ = env.step(policy.act(obs))
     return env.unwrapped.results
+
+
+class InEnvironment:
+    """An observation policy as an episode policy of the experiments registry.
+
+    ``run_episode(jobs, R, L)`` steps a ``CompoundLLM-v0`` environment built on ``jobs`` with
+    the observation settings ``observation`` (default: the environment's, 32 stage slots), so
+    the policy sees exactly what an agent trained with those settings sees.
+    """
+
+    def __init__(self, policy: ObservationPolicy, name: str | None = None, **observation: Any) -> None:
+        self.policy = policy
+        self.name = name or policy.name
+        self.observation = observation
+
+    def run_episode(self, jobs: Iterable[JobSpec], num_regular: int, num_llm: int) -> Results:
+        config = CompoundLLMConfig.from_trace(
+            list(jobs), num_regular=num_regular, num_llm=num_llm, **self.observation
+        )
+        return run_episode(CompoundLLMEnv(config), self.policy)

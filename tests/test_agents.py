@@ -25,7 +25,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from llm_sched_env.cli import main
 from llm_sched_env.core import LLM, JobSpec
 from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv, CompoundLLMServingEnv
-from llm_sched_env.experiments.policies import get_policy
+from llm_sched_env.experiments.policies import get_policy, policy_keys
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE
 
 
@@ -133,13 +133,14 @@ def test_evaluate_prints_and_writes_table1_rows(trained: Path, tmp_path: Path) -
     argv = ["evaluate", "--model", model, "--seeds", "2", "--jobs", "8", "--settings", "1x1,2x2"]
     assert main([*argv, "--json", str(out), "--workers", "1", "--no-progress"]) == 0
     rows = json.loads(out.read_text())["rows"]
+    baselines = [get_policy(key).name for key in policy_keys()]  # every registered heuristic by default
     assert [(r["policy"], r["R"], r["L"]) for r in rows] == [
-        (name, r, r) for r in (1, 2) for name in ("FCFS", "RS", "PS-TCS", "PPO-GNN")
+        (name, r, r) for r in (1, 2) for name in (*baselines, "PPO-GNN")
     ]
     for row in rows:
         assert row["seeds"] == 2 and row["mean_jct"] > 0 and row["ci95"] is not None
-    agent_row = rows[3]
-    assert set(agent_row["change_vs"]) == {"FCFS", "RS", "PS-TCS"}
+    agent_row = rows[len(baselines)]
+    assert set(agent_row["change_vs"]) == set(baselines)
     assert {row["arrival_rate"] for row in rows} == {DEFAULT_ARRIVAL_RATE}
     slower = tmp_path / "slower.json"
     argv = ["evaluate", "--model", model, "--seeds", "1", "--jobs", "8", "--arrival-rate", "0.2,0.3"]

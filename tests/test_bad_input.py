@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from llm_sched_env.baselines import FCFS
 
 from llm_sched_env.cli import main
-from llm_sched_env.core import JobSpec, JobSpecError, Simulator
-from llm_sched_env.core.job import MAX_TIME, MIN_DURATION
+from llm_sched_env.core import Cluster, ContinuousBatching, JobSpec, JobSpecError, PoolSpec, Simulator
+from llm_sched_env.core.job import MAX_TIME, MAX_TOKENS, MIN_DURATION
 from llm_sched_env.envs import CompoundLLMConfig
 from llm_sched_env.envs.config import (
     MAX_EDGE_SLOTS,
@@ -186,6 +186,86 @@ def test_every_accepted_job_appears_in_the_results(arrivals: list[float], work: 
     results = Simulator(jobs, 1, 1, FCFS()).run()
     assert sorted(results.job_ids) == list(range(len(jobs)))
     assert all(math.isfinite(j) and j > 0 for j in results.jcts.tolist())
+
+
+# ------------------------------------------------------------- LLM stages in tokens (v2)
+HEADER_V2 = '{"format": "llm-sched-trace", "version": 2}'
+TOKEN_FIELDS = ("prompt_tokens", "output_tokens", "max_tokens", "estimate_tokens")
+
+
+def v2_job_line(**literals: str) -> str:
+    """A v2 job whose stage 0 is in tokens, with the given literal texts spliced into its token fields."""
+    values = {"prompt_tokens": "1000", "output_tokens": "450", "max_tokens": "1024", "estimate_tokens": "400"}
+    values.update(literals)
+    tokens = ", ".join(f'"{key}": {values[key]}' for key in TOKEN_FIELDS)
+    return (
+        '{"job_id": 0, "app": "sorting", "arrival": 1.0, "stages": ['
+        f'{{"id": 0, "kind": "llm", {tokens}, "parents": [], "revealed_by": null}}, '
+        '{"id": 1, "kind": "regular", "duration": 0.05, "estimate": 0.05, "parents": [0], '
+        '"revealed_by": null}]}'
+    )
+
+
+@SLOW
+@given(literal=long_integers, field=st.sampled_from(TOKEN_FIELDS))
+def test_token_literals_of_any_length_are_field_errors(tmp_path: Path, literal: str, field: str) -> None:
+    error = trace_error(write(tmp_path, HEADER_V2, v2_job_line(**{field: literal})))
+    assert (error.line, error.field) == (2, f"stages[0].{field}")
+    digits = len(literal.lstrip("-"))
+    assert error.reason.endswith(f"got {'-' if literal.startswith('-') else ''}an integer of {digits} digits")
+
+
+@SLOW
+@given(
+    value=st.floats(allow_nan=False, allow_infinity=False),
+    field=st.sampled_from(TOKEN_FIELDS[:3]),
+)
+def test_token_counts_must_be_integer_literals(tmp_path: Path, value: float, field: str) -> None:
+    # Even 1000.0: a count written as a float is a typo or a unit mix-up, not a count.
+    error = trace_error(write(tmp_path, HEADER_V2, v2_job_line(**{field: repr(value)})))
+    assert (error.field, error.reason) == (f"stages[0].{field}", f"expected an integer, got {value!r}")
+
+
+@SLOW
+@given(cap=st.integers(1, MAX_TOKENS - 1), excess=st.integers(1, MAX_TOKENS))
+def test_output_tokens_beyond_max_tokens_are_rejected(tmp_path: Path, cap: int, excess: int) -> None:
+    output = min(cap + excess, MAX_TOKENS)
+    error = trace_error(
+        write(tmp_path, HEADER_V2, v2_job_line(output_tokens=str(output), max_tokens=str(cap)))
+    )
+    assert (error.field, error.reason) == ("stages[0].output_tokens", f"{output} exceeds max_tokens {cap}")
+
+
+@SLOW
+@given(
+    limit=st.integers(2, 8192),
+    data=st.data(),
+)
+def test_prompt_plus_max_tokens_over_the_pools_context_limit_is_rejected_at_the_limit_accepted(
+    tmp_path: Path, limit: int, data: st.DataObject
+) -> None:
+    prompt = data.draw(st.integers(1, limit - 1), label="prompt")
+    cap = limit - prompt + data.draw(st.integers(0, 1), label="over")
+    cluster = Cluster(
+        (
+            PoolSpec("regular", "regular", 1),
+            PoolSpec("llm", "llm", 1, ContinuousBatching(context_limit=limit)),
+        )
+    )
+    line = v2_job_line(prompt_tokens=str(prompt), output_tokens="1", max_tokens=str(cap))
+    path = write(tmp_path, HEADER_V2, line)
+    if prompt + cap <= limit:
+        (job,) = read_trace(path, cluster)
+        assert len(Simulator([job], cluster=cluster, policy=FCFS()).run()) == 1
+        return
+    for reader in (read_trace, lambda p, c: list(iter_trace(p, c))):
+        with pytest.raises(TraceError) as info:
+            reader(path, cluster)
+        assert (info.value.line, info.value.field) == (2, "stages[0].max_tokens")
+        assert info.value.reason == (
+            f"prompt_tokens {prompt} + max_tokens {cap} exceeds the context limit {limit} of pool 'llm'"
+        )
+    read_trace(path)  # without a cluster there is no context limit to check
 
 
 # -------------------------------------------------------------------- no jobs at all

@@ -28,6 +28,7 @@ def test_notebooks_are_found() -> None:
         "01_quickstart.ipynb",
         "02_reproduce_table1.ipynb",
         "03_train_an_agent.ipynb",
+        "04_baselines.ipynb",
     ]
 
 

@@ -47,7 +47,7 @@ def test_episode_policies_refuse_a_cluster_other_than_the_papers() -> None:
         def run_episode(self, jobs, num_regular, num_llm):  # pragma: no cover - never reached
             raise AssertionError
 
-    with pytest.raises(ValueError, match=r"cluster: episode policy .* runs on the paper.s cluster only"):
+    with pytest.raises(ValueError, match=r"cluster: Episode runs on the paper.s cluster only"):
         run_episode(Episode(), [], BATCHING)
 
 

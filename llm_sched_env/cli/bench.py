@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from llm_sched_env.cli.options import add_command, cluster_file, int_in, output_file
@@ -18,6 +19,7 @@ from llm_sched_env.experiments import (
     Grid,
     ResultStore,
     changes,
+    comparison_blocks,
     get_policy,
     policy_keys,
     run_cells,
@@ -42,6 +44,13 @@ def add_arrival_rate_option(p: argparse.ArgumentParser) -> None:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options of every grid command: outputs, the resumable results file and workers."""
     p.add_argument("--json", metavar="PATH", type=output_file, help='write {"rows": [...]} here')
+    p.add_argument(
+        "--markdown",
+        metavar="PATH",
+        type=output_file,
+        help="write a Markdown table per rate and mix: a column per setting, its best policy in bold, "
+        "every other policy's paired change against it",
+    )
     p.add_argument(
         "--plot",
         metavar="PATH",
@@ -202,6 +211,9 @@ def execute(
     if args.json:
         write_json(rows_document(rows, found), args.json)
         print(f"wrote {args.json}")
+    if args.markdown:
+        Path(args.markdown).write_text(comparison_blocks(rows), encoding="utf-8")
+        print(f"wrote {args.markdown}")
     if args.plot:
         plot_comparison(rows, records, args.plot, Setting.of(cells[0].to_dict()))
         print(f"wrote {args.plot}")

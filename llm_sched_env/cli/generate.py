@@ -15,8 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "generate",
         help="write a JSON Lines trace of the default workload",
         description="Draw --jobs jobs of the default workload (the paper's three applications, equal "
-        "mix, Poisson arrivals at the calibrated rate) from --seed and write them as a v1 trace "
-        "(format: the docstring of llm_sched_env.workloads.trace), replayable with "
+        "mix, Poisson arrivals at the calibrated rate) from --seed and write them as a trace: version 2 "
+        "when the jobs carry LLM calls in tokens or pool names, else version 1 (format: the docstring of "
+        "llm_sched_env.workloads.trace), replayable with "
         "`llm-sched simulate --trace`. Example: llm-sched generate --jobs 500 --seed 0 --out trace.jsonl",
     )
     p.add_argument("--jobs", type=int_in(1), required=True, help="number of jobs")

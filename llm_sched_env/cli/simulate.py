@@ -7,11 +7,13 @@ import json
 
 import numpy as np
 
-from llm_sched_env.cli.options import add_command, int_in, output_file
-from llm_sched_env.core import Cluster
+from llm_sched_env.cli.options import add_command, cluster_file, int_in, output_file
+from llm_sched_env.core import KIND_NAMES, Cluster
 from llm_sched_env.experiments.policies import get_policy, policy_keys, run_episode
 from llm_sched_env.workloads import Workload
 from llm_sched_env.workloads.trace import read_trace
+
+DEFAULT_EXECUTORS = 10  # per kind, without --cluster: the paper's R = L = 10 (Table I)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -19,10 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "simulate",
         help="simulate one policy and print the mean JCT",
-        description="Run one policy on a trace (--trace) or on jobs of the default workload (--jobs, "
-        "--seed) with R regular and L LLM executors; print the mean JCT overall and per application, "
+        description="Run one policy on a trace (--trace, version 1 or 2) or on jobs of the default "
+        "workload (--jobs, --seed) with R regular and L LLM executors, or on the pools of a cluster file "
+        "(--cluster, instead of --regular/--llm); print the mean JCT overall and per application, "
         "or one JSON object (--json), and optionally every job's outcome as CSV. "
-        "Example: llm-sched simulate --jobs 500 --seed 0 --policy ps-tcs --regular 10 --llm 10",
+        "Example: llm-sched simulate --jobs 500 --seed 0 --policy ps-tcs --regular 10 --llm 10; "
+        "llm-sched simulate --trace docs/trace_v2.jsonl --cluster docs/cluster_batching.json",
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--trace", metavar="PATH", help="JSON Lines trace to replay")
@@ -31,9 +35,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--policy", default="fcfs", help=f"a registered policy ({', '.join(policy_keys())}) or agent:PATH"
     )
-    p.add_argument("--regular", type=int_in(1), default=10, help="regular executors R")
-    p.add_argument("--llm", type=int_in(1), default=10, help="LLM executors L")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--regular",
+        type=int_in(1),
+        help=f"regular executors R (default: {DEFAULT_EXECUTORS}; not with --cluster)",
+    )
+    p.add_argument(
+        "--llm", type=int_in(1), help=f"LLM executors L (default: {DEFAULT_EXECUTORS}; not with --cluster)"
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="FILE",
+        type=cluster_file,
+        help="cluster file (JSON: named pools and their executor models, e.g. docs/cluster_batching.json) "
+        "to run on instead of --regular/--llm",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object (it includes the cluster)")
     p.add_argument(
         "--csv",
         metavar="PATH",
@@ -44,16 +61,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    jobs = read_trace(args.trace) if args.trace else Workload().jobs(args.jobs, args.seed)
+    cluster = _cluster(args)
+    jobs = read_trace(args.trace, cluster) if args.trace else Workload().jobs(args.jobs, args.seed)
     entry = get_policy(args.policy)
-    cluster = Cluster.paper(args.regular, args.llm)
     results = run_episode(entry.factory(np.random.SeedSequence(args.seed)), jobs, cluster)
     if args.csv:
         results.to_csv(args.csv)
+    executors = {kind: cluster.count(kind) for kind in KIND_NAMES}
     summary = {
         "policy": entry.name,
-        "regular": args.regular,
-        "llm": args.llm,
+        **executors,
+        "cluster": cluster.to_dict(),
         "jobs": len(results),
         "mean_jct": results.mean_jct,
         "mean_jct_by_app": results.mean_jct_by_app(),
@@ -62,12 +80,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(
-            f"{entry.name} R={args.regular} L={args.llm}: "
-            f"{len(results)} jobs, mean JCT {results.mean_jct:.2f} s"
-        )
+        where = cluster.describe() if args.cluster else f"R={executors['regular']} L={executors['llm']}"
+        print(f"{entry.name} {where}: {len(results)} jobs, mean JCT {results.mean_jct:.2f} s")
         by_app = summary["mean_jct_by_app"]
         width = max(16, *(len(app) for app in by_app))
         for app, jct in by_app.items():
             print(f"  {app:<{width}} {jct:10.2f} s")
     return 0
+
+
+def _cluster(args: argparse.Namespace) -> Cluster:
+    """The cluster file's, or the paper's cluster of --regular and --llm executors."""
+    if args.cluster is None:
+        regular, llm = (DEFAULT_EXECUTORS if n is None else n for n in (args.regular, args.llm))
+        return Cluster.paper(regular, llm)
+    if args.regular is not None or args.llm is not None:
+        given = "--regular" if args.regular is not None else "--llm"
+        raise ValueError(f"argument --cluster: not allowed with {given} (the cluster file sets every pool)")
+    return args.cluster

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from llm_sched_env.core.executors import EXECUTOR_MODELS, ExecutorModel, SingleStream
-from llm_sched_env.core.job import KIND_CODES, KIND_NAMES, LLM, REGULAR
+from llm_sched_env.core.job import DEFAULT_POOLS, KIND_CODES, KIND_NAMES, LLM, REGULAR, JobSpec, JobSpecError
 
 MAX_EXECUTORS = 100_000  # per pool: a bound checked before anything is allocated
 
@@ -127,6 +127,28 @@ class Cluster:
             and self.index.get("regular") == REGULAR
             and self.index.get("llm") == LLM
         )
+
+    def stage_pools(self, spec: JobSpec) -> list[int]:
+        """The index of the pool each stage of ``spec`` runs on.
+
+        Raises :class:`JobSpecError` naming the stage's field (``stages[i].pool``, or the
+        field the pool's executor model rejects, see ``check_stage``) when a stage names no
+        pool of this cluster, a pool of the other kind, or one whose executors cannot run it.
+        """
+        names = spec.pools or tuple(DEFAULT_POOLS[kind] for kind in spec.kinds)
+        indices = []
+        for i, (name, kind) in enumerate(zip(names, spec.kinds, strict=True)):
+            index = self.index.get(name)
+            if index is None:
+                raise JobSpecError(
+                    f"stages[{i}].pool", f"no pool {name!r} in the cluster (pools: {list(self.index)})"
+                )
+            pool = self.pools[index]
+            if pool.kind_code != kind:
+                raise JobSpecError(f"stages[{i}].pool", f"pool {name!r} runs {pool.kind} stages")
+            pool.executor.check_stage(spec, i, name)
+            indices.append(index)
+        return indices
 
     def count(self, kind: str) -> int:
         """How many executors of ``kind`` (``"regular"`` or ``"llm"``) the cluster has, over its pools."""

@@ -45,6 +45,9 @@ class JobSpecError(ValueError):
 MAX_TIME = 1e9
 MIN_DURATION = 1e-6
 MAX_JOB_ID = 2**63 - 1
+# Token counts of an LLM call are integers in [1, MAX_TOKENS]: far beyond any context
+# window, and small enough that a count / 90 tokens/s stays a valid time.
+MAX_TOKENS = 10**9
 
 
 def value_text(value: object) -> str:
@@ -88,8 +91,9 @@ class JobSpec:
 
     ``pools`` names the pool each stage runs on (``None``: the pool named after its kind,
     ``"regular"`` or ``"llm"``). ``calls`` gives every LLM stage in tokens (``None`` for
-    regular stages; ``calls=None`` for a job in seconds only). Single-stream executors run
-    ``durations``; continuous-batching executors run ``calls``.
+    regular stages; ``calls=None`` for a job in seconds only, and for a job without LLM
+    stages). Single-stream executors run ``durations``; continuous-batching executors run
+    ``calls``.
     """
 
     job_id: int
@@ -163,7 +167,8 @@ class JobSpec:
         if self.pools is not None:
             object.__setattr__(self, "pools", _check_pools(self.pools, n))
         if self.calls is not None:
-            object.__setattr__(self, "calls", _check_calls(self.calls, self.kinds))
+            calls = _check_calls(self.calls, self.kinds)
+            object.__setattr__(self, "calls", calls if any(c is not None for c in calls) else None)
         object.__setattr__(self, "children", tuple(map(tuple, children)))
         object.__setattr__(self, "reveals", tuple(map(tuple, reveals)))
         object.__setattr__(
@@ -203,12 +208,27 @@ def _check_pools(pools: object, n: int) -> tuple[str, ...]:
     return pools
 
 
-def _check_count(value: object, field_name: str, minimum: int) -> int:
+def _check_count(value: object, field_name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise JobSpecError(field_name, f"expected an integer, got {value!r}")
-    if value < minimum:
-        raise JobSpecError(field_name, f"must be >= {minimum}, got {value!r}")
+        raise JobSpecError(field_name, f"expected an integer, got {value_text(value)}")
+    if not 1 <= value <= MAX_TOKENS:
+        raise JobSpecError(field_name, f"must be an integer in [1, {MAX_TOKENS:,}], got {value_text(value)}")
     return value
+
+
+def check_call(call: LLMCall, stage: int) -> LLMCall:
+    """``call`` of stage ``stage`` with its numbers checked (``estimate_tokens`` as a float).
+
+    Token counts are integers in ``[1, MAX_TOKENS]``, ``output_tokens <= max_tokens``, and
+    ``estimate_tokens`` a number in ``[0, MAX_TIME]``; errors name ``stages[stage].<field>``.
+    """
+    prompt, output, cap, estimate = call
+    prompt = _check_count(prompt, f"stages[{stage}].prompt_tokens")
+    output = _check_count(output, f"stages[{stage}].output_tokens")
+    cap = _check_count(cap, f"stages[{stage}].max_tokens")
+    if output > cap:
+        raise JobSpecError(f"stages[{stage}].output_tokens", f"{output} exceeds max_tokens {cap}")
+    return LLMCall(prompt, output, cap, _check_number(estimate, f"stages[{stage}].estimate_tokens"))
 
 
 def _check_calls(calls: object, kinds: tuple[int, ...]) -> tuple[LLMCall | None, ...]:
@@ -221,16 +241,10 @@ def _check_calls(calls: object, kinds: tuple[int, ...]) -> tuple[LLMCall | None,
             if call is not None:
                 raise JobSpecError(f"stages[{i}].prompt_tokens", "only LLM stages carry tokens")
             checked.append(None)
-            continue
-        if call is None:
+        elif call is None:
             raise JobSpecError(f"stages[{i}].prompt_tokens", "an LLM stage of a job in tokens needs tokens")
-        prompt, output, cap, estimate = call
-        prompt = _check_count(prompt, f"stages[{i}].prompt_tokens", 1)
-        output = _check_count(output, f"stages[{i}].output_tokens", 1)
-        cap = _check_count(cap, f"stages[{i}].max_tokens", 1)
-        if output > cap:
-            raise JobSpecError(f"stages[{i}].output_tokens", f"{output} exceeds max_tokens {cap}")
-        checked.append(LLMCall(prompt, output, cap, _check_number(estimate, f"stages[{i}].estimate_tokens")))
+        else:
+            checked.append(check_call(call, i))
     return tuple(checked)
 
 

@@ -20,7 +20,7 @@ from typing import NamedTuple, Protocol
 
 from llm_sched_env.core.cluster import Cluster
 from llm_sched_env.core.executors import ExecutorPool
-from llm_sched_env.core.job import DEFAULT_POOLS, JobSpec, JobSpecError
+from llm_sched_env.core.job import JobSpec, JobSpecError
 from llm_sched_env.core.queues import FifoQueue, ReadyQueue
 from llm_sched_env.core.results import Results
 from llm_sched_env.core.state import BLOCKED, DONE, READY, JobState
@@ -187,24 +187,10 @@ class Simulator:
         spec = job.spec
         if spec.pools is None and self._paper_layout:
             return  # job.pools is spec.kinds: pool 0 is "regular", pool 1 "llm"
-        cluster = self.cluster
-        names = spec.pools or tuple(DEFAULT_POOLS[kind] for kind in spec.kinds)
-        pools = []
-        for i, (name, kind) in enumerate(zip(names, spec.kinds, strict=True)):
-            index = cluster.index.get(name)
-            if index is None:
-                raise JobSpecError(
-                    f"job {spec.job_id} stages[{i}].pool",
-                    f"no pool {name!r} in the cluster (pools: {list(cluster.index)})",
-                )
-            pool = cluster.pools[index]
-            if pool.kind_code != kind:
-                raise JobSpecError(
-                    f"job {spec.job_id} stages[{i}].pool", f"pool {name!r} runs {pool.kind} stages"
-                )
-            pool.executor.check_stage(spec, i, name)
-            pools.append(index)
-        job.pools = pools
+        try:
+            job.pools = self.cluster.stage_pools(spec)
+        except JobSpecError as err:
+            raise JobSpecError(f"job {spec.job_id} {err.field}", err.reason) from None
 
     def _stuck(self) -> RuntimeError:
         job = min(self.active.values(), key=lambda j: j.rank)

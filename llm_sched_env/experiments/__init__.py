@@ -9,6 +9,7 @@ Typical use::
 """
 
 from llm_sched_env.experiments.cell import run_cell
+from llm_sched_env.experiments.comparison import best_policies, comparison_blocks, versus_best
 from llm_sched_env.experiments.config import CellConfig, Grid
 from llm_sched_env.experiments.paper import PAPER_TABLE1, table1_grid
 from llm_sched_env.experiments.policies import (
@@ -40,7 +41,9 @@ __all__ = [
     "ResultStore",
     "Row",
     "Setting",
+    "best_policies",
     "changes",
+    "comparison_blocks",
     "get_policy",
     "mean_ci",
     "paired_change",
@@ -52,4 +55,5 @@ __all__ = [
     "summarize",
     "t_quantile",
     "table1_grid",
+    "versus_best",
 ]

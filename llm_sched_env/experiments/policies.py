@@ -26,7 +26,19 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from llm_sched_env.baselines import FCFS, PSTCS, RS
+from llm_sched_env.baselines import (
+    ATLAS,
+    FCFS,
+    PLAS,
+    PSTCS,
+    RS,
+    SRPT,
+    CriticalPathFirst,
+    InEnvironment,
+    LLMSched,
+    PacedSRPT,
+    PoolSRPT,
+)
 from llm_sched_env.core import Cluster, FastPolicy, JobSpec, Results, Simulator
 from llm_sched_env.extras import require_extra
 
@@ -104,7 +116,7 @@ def run_episode(policy: Policy, jobs: Iterable[JobSpec], cluster: Cluster) -> Re
             return policy.run_episode(jobs, cluster.count("regular"), cluster.count("llm"))
         run_on_cluster = getattr(policy, "run_on_cluster", None)
         if run_on_cluster is None:
-            raise ValueError(f"cluster: episode policy {policy!r} runs on the paper's cluster only")
+            raise ValueError(f"cluster: {type(policy).__name__} runs on the paper's cluster only")
         return run_on_cluster(jobs, cluster)
     if callable(getattr(policy, "new_queue", None)):
         return Simulator(jobs, policy=policy, cluster=cluster).run()
@@ -123,6 +135,40 @@ def _ps_tcs(seed: np.random.SeedSequence) -> PSTCS:
     return PSTCS()
 
 
+def _srpt(seed: np.random.SeedSequence) -> SRPT:
+    return SRPT()
+
+
+def _pool_srpt(seed: np.random.SeedSequence) -> PoolSRPT:
+    return PoolSRPT()
+
+
+def _paced_srpt(seed: np.random.SeedSequence) -> PacedSRPT:
+    return PacedSRPT()
+
+
+def _paced_srpt_window(seed: np.random.SeedSequence) -> InEnvironment:
+    from llm_sched_env.agents.teacher import PacedSRPT as ObsPacedSRPT  # numpy only, no torch
+
+    return InEnvironment(ObsPacedSRPT(), name="PacedSRPT-32")
+
+
+def _plas(seed: np.random.SeedSequence) -> PLAS:
+    return PLAS()
+
+
+def _atlas(seed: np.random.SeedSequence) -> ATLAS:
+    return ATLAS()
+
+
+def _llmsched(seed: np.random.SeedSequence) -> LLMSched:
+    return LLMSched(seed)
+
+
+def _cpf(seed: np.random.SeedSequence) -> CriticalPathFirst:
+    return CriticalPathFirst()
+
+
 def _agent(spec: str) -> PolicyEntry:
     require_extra("rl", f"policy agent:{spec}")
     from llm_sched_env.agents.files import resolve_model  # torch is imported only when a policy is built
@@ -133,4 +179,12 @@ def _agent(spec: str) -> PolicyEntry:
 register_policy("fcfs", "FCFS", _fcfs)
 register_policy("rs", "RS", _rs)
 register_policy("ps-tcs", "PS-TCS", _ps_tcs)
+register_policy("srpt", "SRPT", _srpt)
+register_policy("srpt-pool", "SRPT-pool", _pool_srpt)
+register_policy("paced-srpt", "PacedSRPT", _paced_srpt)
+register_policy("paced-srpt-32", "PacedSRPT-32", _paced_srpt_window)
+register_policy("plas", "PLAS", _plas)
+register_policy("atlas", "ATLAS", _atlas)
+register_policy("llmsched", "LLMSched", _llmsched)
+register_policy("cpf", "CPF", _cpf)
 register_policy_family("agent", _agent)

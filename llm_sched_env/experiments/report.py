@@ -14,7 +14,8 @@ from llm_sched_env.experiments.summary import Change, Row, Setting
 MIN_SEEDS_FOR_CI = 5  # fewer seeds: the t quantile alone makes a 95 % CI too wide to read
 
 
-def _mix_text(mix: tuple[float, ...] | None) -> str:
+def mix_text(mix: tuple[float, ...] | None) -> str:
+    """A mix as text: ``equal`` or its weights, e.g. ``2:1:1``."""
     return "equal" if mix is None else ":".join(f"{w:g}" for w in mix)
 
 
@@ -79,7 +80,7 @@ def _varying_labels(settings: Sequence[Setting]) -> dict[Setting, str]:
         if vary_rate:
             parts.append(f"rate={s.arrival_rate:g}")
         if vary_mix:
-            parts.append(f"mix={_mix_text(s.mix)}")
+            parts.append(f"mix={mix_text(s.mix)}")
         labels[s] = " ".join(parts)
     return labels
 
@@ -124,7 +125,7 @@ def format_table(rows: Sequence[Row], changes: Sequence[Change] = (), title: str
     for name, values in (
         ("jobs", {s.num_jobs for s in settings}),
         ("Poisson rate", {f"{s.arrival_rate:g}/s" for s in settings}),
-        ("mix", {_mix_text(s.mix) for s in settings}),
+        ("mix", {mix_text(s.mix) for s in settings}),
     ):
         if len(values) == 1:
             common.append(f"{name} {values.pop()}")

@@ -1,10 +1,10 @@
 """Executor models: how a pool's executors run stages. One module per model.
 
-A model is a frozen dataclass of its constants with ``name``, ``to_dict()`` and
-``check_stage(spec, stage, pool)`` (raises ``JobSpecError`` for a stage it cannot run) and
-``build(name, count, queue, schedule)``, which returns the pool's runtime, an
-:class:`~llm_sched_env.core.executors.base.ExecutorPool`. Add a model by writing its module
-and listing it in :data:`EXECUTOR_MODELS`.
+A model is a frozen dataclass of its constants with ``name``, ``to_dict()``,
+``check_stage(spec, stage, pool)`` (raises ``JobSpecError`` naming ``stages[stage].<field>``
+for a stage it cannot run) and ``build(name, count, queue, schedule)``, which returns the
+pool's runtime, an :class:`~llm_sched_env.core.executors.base.ExecutorPool`. Add a model by
+writing its module and listing it in :data:`EXECUTOR_MODELS`.
 """
 
 from llm_sched_env.core.executors.base import ExecutorPool

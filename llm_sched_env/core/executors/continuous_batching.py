@@ -3,8 +3,11 @@
 The rules (DESIGN.md section 7), per executor (a model replica):
 
 1. An iteration starts when the executor has running sequences, or when it is idle and
-   a stage of its pool is ready. Stages that become ready during an iteration wait for
-   its end; all events of an instant are applied before any admission at that instant.
+   a stage of its pool is ready (including one preempted at that instant). Stages that
+   become ready during an iteration wait for its end; all events of an instant are
+   applied before any admission at that instant, so every executor whose iteration ends
+   then admits in that first round (a stage made ready later at the same instant, by a
+   stage that took no time, finds it in its next iteration).
 2. KV growth first: every running sequence needs one more KV slot in this iteration.
    While they do not all fit, the most recently admitted sequence is preempted by
    recompute: its KV is freed and it goes back to ready with its generated tokens ``g``
@@ -23,8 +26,10 @@ The rules (DESIGN.md section 7), per executor (a model replica):
 
 Between admissions, completions and preemptions the batch is fixed and ``n_kv`` grows by
 the batch size every iteration, so a whole run of iterations is one event whose length
-is an arithmetic series (:func:`run_seconds`); the plain iteration-by-iteration reference
-in the tests checks that this gives the same times.
+is an arithmetic series (:func:`run_seconds`). A stage pushed during a run cuts it at the
+first boundary where the stage fits, only on the replicas whose such boundary comes first
+(the others are checked again then). The plain iteration-by-iteration reference in
+``tests/batching_reference.py`` checks that this gives the same times.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from llm_sched_env.core.executors.base import ScheduleEvent, StageRef
@@ -105,12 +111,12 @@ class ContinuousBatching:
         call = spec.calls[stage] if spec.calls is not None else None
         if call is None:
             raise JobSpecError(
-                f"job {spec.job_id} stages[{stage}].prompt_tokens",
+                f"stages[{stage}].prompt_tokens",
                 f"pool {pool!r} runs {self.name} and needs the stage in tokens",
             )
         if call.prompt_tokens + call.max_tokens > self.context_limit:
             raise JobSpecError(
-                f"job {spec.job_id} stages[{stage}].max_tokens",
+                f"stages[{stage}].max_tokens",
                 f"prompt_tokens {call.prompt_tokens} + max_tokens {call.max_tokens} exceeds "
                 f"the context limit {self.context_limit} of pool {pool!r}",
             )
@@ -196,6 +202,9 @@ class _Replica:
         return self.need_base + len(self.seqs) * self.iterations
 
 
+_by_id = attrgetter("id")
+
+
 class BatchingPool:
     """Runtime of a continuous-batching pool: replicas, the ready queue and its contexts."""
 
@@ -216,6 +225,10 @@ class BatchingPool:
         self._boundary: list[_Replica] = []  # replicas whose run ended at the current instant
         self._round: list[_Replica] | None = None  # replicas forming an iteration now
         self._deciding: _Replica | None = None
+        # Runs that a stage pushed at this instant may cut: (replica, boundary, its time).
+        self._cuts: list[tuple[_Replica, int, float]] = []
+        self._deferred = False  # a run that a queued stage may cut was left for a later check
+        self._instant = -math.inf  # the time of the last start
         self._seq_keys = 0
         self.preemptions = 0
         self.iterations = 0  # iterations run, summed over replicas
@@ -226,8 +239,8 @@ class BatchingPool:
         return job.spec.calls[stage].prompt_tokens + self._kept.get((job.spec.job_id, stage), 0)
 
     def push(self, job: JobState, stage: int) -> None:
-        ctx = self.context(job, stage)
         key = (job.spec.job_id, stage)
+        ctx = job.spec.calls[stage].prompt_tokens + self._kept.get(key, 0)
         self._queued[key] = ctx
         self._queued_total += ctx
         heappush(self._ctx_heap, (ctx, *key))
@@ -247,33 +260,51 @@ class BatchingPool:
     def _threshold(self, r: _Replica) -> int:
         """Largest context a new sequence may have to be admitted to ``r`` now (-1: none)."""
         m = self.model
-        if len(r.seqs) >= m.max_num_seqs:
+        batch = len(r.seqs)
+        if batch >= m.max_num_seqs:
             return -1
-        return min(m.kv_capacity - r.need() - 1, m.max_num_batched_tokens - r.decoders - r.prefill)
+        return min(
+            m.kv_capacity - r.need_base - batch * r.iterations - 1,
+            m.max_num_batched_tokens - r.decoders - r.prefill,
+        )
 
     # ---------------------------------------------------------------- the protocol
     def start(self, now: float, decide: bool) -> bool:
+        # Runs pass their boundaries at ``now`` in the first round of admissions at ``now``; a later
+        # round there (after stages that took no time) finds them in their next iteration.
+        later = now == self._instant
+        self._instant = now
         if self._round is None:
+            if not self._boundary and self._new_ctx == math.inf:
+                return False  # nothing ended or was pushed since the last start: no replica is idle with work
             boundary = self._boundary
-            if self.queue:
-                boundary += [r for r in self.replicas if not r.seqs and not r.planned and r not in boundary]
-            if not boundary:
-                if self._new_ctx != math.inf:
-                    self._interrupt(now)
-                return False
             self._boundary = []
-            boundary.sort(key=lambda r: r.id)
+            if len(boundary) > 1:
+                boundary.sort(key=_by_id)
             for r in boundary:
                 self._grow(r, now)
+            if self._new_ctx != math.inf:  # stages pushed at this instant, some perhaps just preempted
+                self._cuts = self._fitting_boundaries(now, max(self._new_ctx, self._min_ctx()), later)
+                if not later:
+                    boundary += self._join_now(now)
+            if self.queue:  # idle replicas take ready stages too
+                boundary += [r for r in self.replicas if not r.seqs and not r.planned and r not in boundary]
+            if not boundary:
+                self._cut_runs(now)
+                return False
+            if len(boundary) > 1:
+                boundary.sort(key=_by_id)
             self._round = boundary
-        if self._admit(now, decide):
+        if self.queue and self._admit(now, decide):
             return True
         for r in self._round:
             if r.seqs:
                 self._plan(r, now)
         self._round = None
-        if self._new_ctx != math.inf:
-            self._interrupt(now)
+        if self._cuts or self._deferred:
+            self._cut_runs(now)
+        else:
+            self._new_ctx = math.inf
         return False
 
     def on_event(self, executor: int, token: object, now: float, finished: list[StageRef]) -> None:
@@ -341,7 +372,7 @@ class BatchingPool:
         """KV growth for the next iteration, preempting the newest sequences while it does not fit."""
         capacity = self.model.kv_capacity
         seqs = r.seqs
-        while r.need() > capacity:
+        while r.need_base + len(seqs) * r.iterations > capacity:
             _, seq = seqs.popitem()
             r.need_base -= seq.prompt + seq.start_generated - seq.start_iteration + 1
             job, stage = seq.job, seq.stage
@@ -357,12 +388,19 @@ class BatchingPool:
         """Admit ready stages into the forming iterations; True when a choice is left to the caller."""
         round_ = self._round
         queue = self.queue
+        queued = self._queued
+        limit = -1
+
+        def fits(job: JobState, stage: int) -> bool:  # fits the target replica (``limit``, set below)
+            return queued[(job.spec.job_id, stage)] <= limit
+
         while queue:
             smallest = self._min_ctx()
             target = None
             for r in round_:
-                if self._threshold(r) >= smallest and (target is None or len(r.seqs) < len(target.seqs)):
-                    target = r
+                room = self._threshold(r)
+                if room >= smallest and (target is None or len(r.seqs) < len(target.seqs)):
+                    target, limit = r, room
             if target is None:
                 return False
             if self._all_fit(target):
@@ -374,12 +412,9 @@ class BatchingPool:
                 self._deciding = target
                 return True
             else:
-                job, stage = queue.pop_first(partial(self._fits, self._threshold(target)))
+                job, stage = queue.pop_first(fits)
             self._admit_one(target, job, stage, now)
         return False
-
-    def _fits(self, limit: int, job: JobState, stage: int) -> bool:
-        return self.context(job, stage) <= limit
 
     def _all_fit(self, r: _Replica) -> bool:
         """True when every ready stage could join ``r``'s forming iteration together."""
@@ -409,70 +444,132 @@ class BatchingPool:
     def _plan(self, r: _Replica, now: float) -> None:
         """Schedule ``r``'s run of iterations up to its next completion, preemption or admission."""
         m = self.model
-        batch = len(r.seqs)
-        need = r.need()
+        seqs = r.seqs
+        batch = len(seqs)
+        need = r.need_base + batch * r.iterations
         heap = r.finish_heap
-        while heap[0][1] not in r.seqs:
+        while heap[0][1] not in seqs:
             heappop(heap)
         iterations = heap[0][0] - r.iterations  # until the first completion
         # Iteration k needs need + k * batch KV slots; the first that does not fit preempts.
         iterations = min(iterations, (m.kv_capacity - need) // batch + 1)
         # A queued stage that did not fit this iteration's token budget may fit the next one.
-        next_limit = min(m.kv_capacity - need - batch - 1, m.max_num_batched_tokens - batch)
-        if iterations > 1 and batch < m.max_num_seqs and self._min_ctx() <= next_limit:
-            iterations = 1
+        if iterations > 1 and batch < m.max_num_seqs and self.queue:
+            next_limit = min(m.kv_capacity - need - batch - 1, m.max_num_batched_tokens - batch)
+            if self._min_ctx() <= next_limit:
+                iterations = 1
         r.batch_kv0 = need - batch
         r.batch_first = m.iteration_seconds(r.decoders + r.prefill, r.batch_kv0)
         r.decode = max(m.t_floor, m.t_token * batch)
         r.start = now
-        self._set_run(r, iterations)
+        self._set_run(r, iterations, self._run_end(r, iterations))
 
-    def _set_run(self, r: _Replica, iterations: int) -> None:
+    def _set_run(self, r: _Replica, iterations: int, end: float) -> None:
+        """Let ``r``'s current run stop after ``iterations`` iterations, at ``end``."""
         r.planned = iterations
         r.version += 1
-        end = r.start + run_seconds(
-            r.batch_first, r.decode, self.model.t_kv, r.batch_kv0, len(r.seqs), iterations
-        )
         self._schedule(end, r.id, r.version)
 
-    def _interrupt(self, now: float) -> None:
-        """Cut runs that pass an iteration boundary at which a stage pushed now would fit."""
-        # A lower bound on the context of the stages pushed now that are still queued.
-        smallest = max(self._new_ctx, self._min_ctx())
-        self._new_ctx = math.inf
+    def _fitting_boundaries(
+        self, now: float, smallest: float, after: bool
+    ) -> list[tuple[_Replica, int, float]]:
+        """Runs that pass an iteration boundary, at or after ``now`` (after it if ``after``), at
+        which a stage of context ``smallest`` would fit: each with the first such boundary and its time."""
         m = self.model
+        cuts = []
         for r in self.replicas:
             batch = len(r.seqs)
             if r.planned <= 1 or batch >= m.max_num_seqs:
                 continue
-            k = self._first_boundary_after(r, now)
+            k, end = self._first_boundary_after(r, now, after)
             if k >= r.planned:
                 continue
             need = r.need() + k * batch  # KV needed by the running sequences in iteration k
             if smallest <= min(m.kv_capacity - need - 1, m.max_num_batched_tokens - batch):
-                self._set_run(r, k)
+                cuts.append((r, k, end))
+        return cuts
 
-    def _first_boundary_after(self, r: _Replica, now: float) -> int:
-        """The smallest number of iterations of ``r``'s run that ends at or after ``now`` (>= 1)."""
-        elapsed = now - r.start
-        if elapsed <= r.batch_first:
-            return 1
-        batch, t_kv = len(r.seqs), self.model.t_kv
-        q = t_kv * batch / 2
-        lin = r.decode + t_kv * r.batch_kv0 + q
-        rest = elapsed - r.batch_first
-        j = (
-            math.ceil((math.sqrt(lin * lin + 4 * q * rest) - lin) / (2 * q))
-            if q > 0
-            else math.ceil(rest / lin)
+    def _join_now(self, now: float) -> list[_Replica]:
+        """Replicas whose run has an iteration ending exactly ``now`` at which a stage pushed at
+        this instant fits: their run stops at that boundary and they join this instant's round
+        (every executor with an iteration ending at an instant admits at that instant)."""
+        joining = []
+        for r, k, end in self._cuts:
+            if end == now:
+                r.version += 1  # the event planned for the end of the run is stale
+                r.iterations += k
+                self.iterations += k
+                r.planned = 0
+                self._grow(r, now)  # preempts nothing: the run's next iteration fits
+                joining.append(r)
+        if joining:
+            self._cuts = [cut for cut in self._cuts if cut[0].planned]
+        return joining
+
+    def _cut_runs(self, now: float) -> None:
+        """Once this instant's admissions are done, cut the run that first reaches a boundary at
+        which a queued stage pushed now (or passed over before) fits.
+
+        Only the runs with the earliest such boundary are cut; the others are checked again at
+        this pool's next boundary, which comes no later than theirs (what is still queued then
+        decides whether they are cut).
+        """
+        if self._deferred:
+            self._deferred = False
+            cuts = self._fitting_boundaries(now, self._min_ctx(), True) if self.queue else []
+        elif self._cuts:
+            m = self.model
+            smallest = max(self._new_ctx, self._min_ctx())
+            cuts = []
+            for cut in self._cuts:
+                r, k, _ = cut
+                batch = len(r.seqs)
+                need = r.need() + k * batch
+                if smallest <= min(m.kv_capacity - need - 1, m.max_num_batched_tokens - batch):
+                    cuts.append(cut)
+            self._cuts = []
+        else:
+            cuts = []
+        self._new_ctx = math.inf
+        if cuts:
+            first = min(end for _, _, end in cuts)
+            for r, k, end in cuts:
+                if end == first:
+                    self._set_run(r, k, end)
+                else:
+                    self._deferred = True
+
+    def _run_end(self, r: _Replica, iterations: int) -> float:
+        """When the first ``iterations`` iterations of ``r``'s current run end."""
+        return r.start + run_seconds(
+            r.batch_first, r.decode, self.model.t_kv, r.batch_kv0, len(r.seqs), iterations
         )
 
-        def ends(iterations: int) -> float:
-            return run_seconds(r.batch_first, r.decode, t_kv, r.batch_kv0, batch, iterations)
-
-        k = max(j + 1, 1)
-        while r.start + ends(k) < now:
+    def _first_boundary_after(self, r: _Replica, now: float, after: bool) -> tuple[int, float]:
+        """The smallest number of iterations of ``r``'s run that ends at or after ``now`` (after
+        it if ``after``; >= 1), and when they end."""
+        start, first, decode, kv0, batch = r.start, r.batch_first, r.decode, r.batch_kv0, len(r.seqs)
+        t_kv = self.model.t_kv
+        elapsed = now - start
+        k = 1
+        if elapsed > first:  # solve the arithmetic series for a first guess
+            q = t_kv * batch / 2
+            lin = decode + t_kv * kv0 + q
+            rest = elapsed - first
+            j = (
+                math.ceil((math.sqrt(lin * lin + 4 * q * rest) - lin) / (2 * q))
+                if q > 0
+                else math.ceil(rest / lin)
+            )
+            k = max(j + 1, 1)
+        # Settle on the float times the run's events use (the expression of _run_end).
+        end = start + run_seconds(first, decode, t_kv, kv0, batch, k)
+        while end < now or (after and end == now):
             k += 1
-        while k > 1 and r.start + ends(k - 1) >= now:
-            k -= 1
-        return k
+            end = start + run_seconds(first, decode, t_kv, kv0, batch, k)
+        while k > 1:
+            before = start + run_seconds(first, decode, t_kv, kv0, batch, k - 1)
+            if before < now or (after and before == now):
+                break
+            k, end = k - 1, before
+        return k, end
