@@ -25,8 +25,8 @@ keeps every application's FCFS choice visible (enough for any app-priority polic
 
 from __future__ import annotations
 
+import math
 from array import array
-from bisect import bisect_left
 
 import numpy as np
 from gymnasium import spaces
@@ -113,11 +113,11 @@ class SlotEncoder:
         )
         self._context_rows = Rows(1, self._context.stop - self._context.start)
         self._pools_offset = num_executors * layout.executors.width
-        # The executors that show an elapsed time (single-stream ones running a stage): where
-        # in the context rows, and since when. Every other row shows 0 there.
-        self._elapsed_since: dict[int, float] = {}
+        # Per executor: since when it runs its stage, and the squashing scale of that elapsed
+        # time (infinite when idle or when the row shows no elapsed time).
+        self._executor_start = Rows(1, num_executors, "d")
+        self._executor_scale = Rows(1, num_executors, "d")
         self._elapsed_column = layout.executors.offset("elapsed")
-        self._elapsed_scale = settings["stage_time_scale"]
 
         self._slot_index = np.arange(s, dtype=np.int32)
         self.slot_keys: list[int] = []  # FCFS keys of the shown stages, slot by slot
@@ -148,11 +148,9 @@ class SlotEncoder:
         index = table.stage_offsets.view.take(ranks) + key_array
         stages = obs["stages"].reshape(self.slots, table.width)
         table.stages.view.take(index, axis=0, out=stages[:n])
-        stages[:n, table.job_columns] = table.jobs.view.take(ranks, axis=0)
-        clocks = table.clocks.view.take(index, axis=0)
-        elapsed = now - clocks[:, :3]
+        elapsed = now - table.origins.view.take(index, axis=0)
         times = table.time_offset
-        stages[:n, times : times + 3] = elapsed / (elapsed + clocks[:, 3:])
+        stages[:n, times : times + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
         self._masks.write(masks, "stage_mask", self._ones[:n])
 
         # Slots are in FCFS order, so a job's shown stages are consecutive.
@@ -170,43 +168,32 @@ class SlotEncoder:
         blocked: list[tuple[int, int, tuple[int, ...]]],
     ) -> int:
         """Parent -> child edges into shown blocked stages; returns how many did not fit."""
+        slot_of = {key: slot for slot, key in enumerate(keys)}
         sources: list[int] = []
         targets: list[int] = []
-        n = len(keys)
         for key, rank_bits, parents in blocked:
-            target = bisect_left(keys, key)  # keys are sorted: bisection finds a slot
             for parent in parents:
-                parent_key = rank_bits | parent
-                source = bisect_left(keys, parent_key)
-                if source < n and keys[source] == parent_key:
+                source = slot_of.get(rank_bits | parent)
+                if source is not None:
                     sources.append(source)
-                    targets.append(target)
+                    targets.append(slot_of[key])
         e = self.edge_slots
         m = min(len(sources), e)
-        if m:
-            edges = obs["edges"]
-            edges[:m] = sources[:m]
-            edges[e : e + m] = targets[:m]
-            self._masks.write(masks, "edge_mask", self._ones[:m])
+        edges = obs["edges"]
+        edges[:m] = sources[:m]
+        edges[e : e + m] = targets[:m]
+        self._masks.write(masks, "edge_mask", self._ones[:m])
         return len(sources) - m
 
     def _write_context(self, floats: np.ndarray, now: float) -> None:
         """The executor, pool and system rows, with the executors' elapsed times of ``now``."""
-        data = self._context_rows.data
-        scale = self._elapsed_scale
-        for offset, since in self._elapsed_since.items():
-            elapsed = now - since
-            data[offset] = elapsed / (elapsed + scale)
-        floats[self._context] = self._context_rows.view
-
-    def _show_elapsed(self, row: int, since: float | None) -> None:
-        """Executor ``row`` shows the time since ``since`` as its elapsed time from now on (None:
-        no longer; its row was cleared)."""
-        offset = row * self.layout.executors.width + self._elapsed_column
-        if since is None:
-            self._elapsed_since.pop(offset, None)
-        else:
-            self._elapsed_since[offset] = since
+        context = self._context_rows.view
+        elapsed = now - self._executor_start.view
+        width = self.layout.executors.width
+        context[self._elapsed_column : self._pools_offset : width] = elapsed / (
+            elapsed + self._executor_scale.view
+        )
+        floats[self._context] = context
 
 
 class ObservationEncoder(SlotEncoder):
@@ -345,7 +332,8 @@ class ObservationEncoder(SlotEncoder):
     def _set_idle(self, row: int, pool: int) -> None:
         o = row * NUM_EXECUTOR_FEATURES
         self._context_rows.data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
-        self._show_elapsed(row, None)
+        self._executor_start.data[row] = 0.0
+        self._executor_scale.data[row] = math.inf
 
     def _set_busy(self, row: int, pool: int, ref: tuple[JobState, int]) -> None:
         job, stage = ref
@@ -354,7 +342,8 @@ class ObservationEncoder(SlotEncoder):
         data[o : o + NUM_EXECUTOR_FEATURES] = _BUSY[pool][app_class(job.spec.app)]
         estimate = job.spec.estimates[stage]
         data[o + E_ESTIMATE] = estimate / (estimate + self.stage_time_scale)
-        self._show_elapsed(row, job.since[stage])
+        self._executor_start.data[row] = job.since[stage]
+        self._executor_scale.data[row] = self.stage_time_scale
 
     def _write_pools_and_system(self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]) -> None:
         slots = self.slots

@@ -16,6 +16,7 @@ rule 3. True output tokens and unrevealed stages are never read.
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_right
 
@@ -70,8 +71,6 @@ class ServingObservationEncoder(SlotEncoder):
         table = self.layout.executors
         self._width = table.width
         self._col = {name: table.offset(name) for name in table.names}
-        self._batch_columns = tuple(map(table.offset, ("busy", "deciding", "batch", "kv_used", "kv_free")))
-        self._batching = [False] * len(pools)  # per pool: a continuous-batching one (set by bind)
         self._pool_width = self.layout.pools.width
         self._first_row = [sum(p.count for p in pools[:i]) for i in range(len(pools))]
         self._counts = [p.count for p in pools]
@@ -88,7 +87,6 @@ class ServingObservationEncoder(SlotEncoder):
                 self._set_idle(first + executor, pool)
 
     def bind(self, sim: Simulator) -> None:
-        self._batching = [isinstance(pool, BatchingPool) for pool in sim.pools]
         for pool in sim.pools:
             if isinstance(pool, BatchingPool):
                 pool.queue.track_contexts(pool.context)
@@ -101,14 +99,13 @@ class ServingObservationEncoder(SlotEncoder):
         counts: list[int] = []  # per pool: its number of choices
         limits: list[int] = []  # per pool: largest context of a choice (-1: none, BIG: any ready stage)
         heads: set[int] = set()  # per deciding pool and app class: its oldest choice
-        deciding = [pool.needs_decision() for pool in sim.pools]
-        for p, pool in enumerate(sim.pools):
-            if not deciding[p]:
+        for pool in sim.pools:
+            if not pool.needs_decision():
                 counts.append(0)
                 limits.append(-1)
                 continue
             queue = pool.queue
-            limit = pool.admission_limit() if self._batching[p] else _ANY
+            limit = pool.admission_limit() if isinstance(pool, BatchingPool) else _ANY
             if limit >= _ANY or limit >= queue.sorted_contexts[-1]:  # every ready stage fits
                 firsts.append(queue.keys[:slots])
                 heads.update(keys[0] for keys in queue.by_class if keys)
@@ -121,6 +118,7 @@ class ServingObservationEncoder(SlotEncoder):
         keys = firsts[0] if len(firsts) == 1 else sorted(key for items in firsts for key in items)[:slots]
         if len(keys) == slots:
             keys = _with_heads(keys, heads)
+        shown = set(keys)
         unshown = counts
         if len(firsts) == 1 or not firsts:
             for p, count in enumerate(counts):
@@ -133,11 +131,12 @@ class ServingObservationEncoder(SlotEncoder):
                     unshown[p] = counts[p] - sum(1 for key in keys if key in items)
         self.hidden_ready = sum(unshown)
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
-        choices = keys
+        ready_only = True
         if len(keys) < slots:
             others = self._select_others(sim, limits, slots - len(keys), blocked)
             if others:
                 keys = sorted(keys + others)
+                ready_only = False
         self.slot_keys = keys
 
         obs: dict[str, np.ndarray] = {}
@@ -147,16 +146,12 @@ class ServingObservationEncoder(SlotEncoder):
         self._masks.new(obs, masks)
         now = sim.now
         num_jobs = self._fill_stages(obs, masks, keys, now)
-        if keys is choices:  # every shown stage is a choice
-            mask = self._ones[: len(keys)]
-        else:
-            shown = set(choices)
-            mask = bytes([key in shown for key in keys])
+        mask = self._ones[: len(keys)] if ready_only else bytes([key in shown for key in keys])
         self.action_mask = mask + bytes(slots - len(keys))
         self._masks.write(masks, "action_mask", mask)
         self.unshown_jobs = len(sim.active) - num_jobs
         self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
-        self._write_executors_and_pools(sim, deciding, unshown)
+        self._write_executors_and_pools(sim, unshown)
         self._write_context(floats, now)
         return obs
 
@@ -188,19 +183,19 @@ class ServingObservationEncoder(SlotEncoder):
         return keys
 
     # ------------------------------------------------------ executors and pools
-    def _write_executors_and_pools(self, sim: Simulator, deciding: list[bool], unshown: list[int]) -> None:
+    def _write_executors_and_pools(self, sim: Simulator, unshown: list[int]) -> None:
         data = self._context_rows.data
-        busy_col, deciding_col, batch_col, kv_used_col, kv_free_col = self._batch_columns
-        slots, width, token_scale = self.slots, self._width, self.token_scale
+        col = self._col
+        slots = self.slots
         pool_rows: list[float] = []
         for p, pool in enumerate(sim.pools):
             count = self._counts[p]
-            queued = len(pool.queue.keys)
-            if self._batching[p]:
+            queued = len(pool.queue)
+            deciding = pool.needs_decision()
+            if isinstance(pool, BatchingPool):
                 model = pool.model
                 capacity, max_seqs = model.kv_capacity, model.max_num_seqs
                 deciding_id = pool.deciding_executor()
-                first = self._first_row[p]
                 busy = seqs = used_total = 0
                 for r in pool.replicas:
                     n = len(r.seqs)
@@ -208,13 +203,13 @@ class ServingObservationEncoder(SlotEncoder):
                     busy += n > 0
                     seqs += n
                     used_total += used
-                    o = (first + r.id) * width
-                    data[o + busy_col] = n > 0
-                    data[o + deciding_col] = r.id == deciding_id
-                    data[o + batch_col] = n / max_seqs
-                    data[o + kv_used_col] = used / capacity
+                    o = (self._first_row[p] + r.id) * self._width
+                    data[o + col["busy"]] = float(n > 0)
+                    data[o + col["deciding"]] = float(r.id == deciding_id)
+                    data[o + col["batch"]] = n / max_seqs
+                    data[o + col["kv_used"]] = used / capacity
                     free = capacity - used
-                    data[o + kv_free_col] = free / (free + token_scale)
+                    data[o + col["kv_free"]] = free / (free + self.token_scale)
                 seq_room = 1.0 - seqs / (count * max_seqs)
                 kv_free = 1.0 - used_total / (count * capacity)
             else:
@@ -226,7 +221,7 @@ class ServingObservationEncoder(SlotEncoder):
                 self._pool_size[p],
                 (count - busy) / count,
                 queued / (queued + count),
-                deciding[p],
+                float(deciding),
                 unshown[p] / (unshown[p] + slots),
                 seq_room,
                 kv_free,
@@ -255,7 +250,8 @@ class ServingObservationEncoder(SlotEncoder):
         data = self._context_rows.data
         data[o : o + self._width] = array("f", bytes(4 * self._width))
         data[o + self._col["is_llm"]] = self._is_llm[pool]
-        self._show_elapsed(row, None)
+        self._executor_start.data[row] = 0.0
+        self._executor_scale.data[row] = math.inf
 
     def _set_busy(self, row: int, ref: tuple[JobState, int]) -> None:
         job, stage = ref
@@ -265,7 +261,8 @@ class ServingObservationEncoder(SlotEncoder):
         data[o + col["busy"]] = data[o + col["batch"]] = 1.0
         estimate = job.spec.estimates[stage]
         data[o + col["estimate"]] = estimate / (estimate + self.stage_time_scale)
-        self._show_elapsed(row, job.since[stage])
+        self._executor_start.data[row] = job.since[stage]
+        self._executor_scale.data[row] = self.stage_time_scale
 
 
 _ANY = 1 << 62  # the limit of a pool whose every ready stage is a choice

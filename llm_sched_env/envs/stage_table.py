@@ -1,12 +1,11 @@
 """Feature rows of the stages of the jobs in the system, kept up to date incrementally.
 
 Each job gets a block of stage rows (one per stage) when it is first seen. A stage row
-holds the stage's step-invariant features (kind, app, estimate, position) and its last
-recorded status; the time it entered its status is kept beside it, so an observation
-computes every time feature in one vectorized pass. A job's features (remaining work,
-stage counts, LLM pace) are one row per job, written once per stage completion and
-gathered beside its shown stages. Rows of hidden stages exist but are only read once their
-stage is revealed.
+holds the stage's step-invariant features (kind, app, estimate, position), its last
+recorded status and its job's features (remaining work, stage counts, LLM pace); the time
+it entered its status is kept beside it, so an observation computes every time feature in
+one vectorized pass. Rows of hidden stages exist but are only read once their stage is
+revealed.
 
 Rows live in ``array.array`` buffers (cheap to write one value at a time from Python)
 with numpy views of the same memory (cheap to gather from).
@@ -143,16 +142,15 @@ class JobEntry:
 class StageTable:
     """Feature rows of every job seen since the last :meth:`clear` that is still in the system.
 
-    ``clocks`` holds what a stage's time features (job age, waiting, elapsed) are computed
-    from: three origins, then three squashing scales (one table, so that one gather fetches
-    both); an infinite scale shows as 0 (waiting while running, elapsed while waiting).
-    Indexed by a job's arrival rank, ``stage_offsets`` holds its first stage row minus
-    ``rank << STAGE_BITS``, so the stage row of key ``k`` is ``stage_offsets[k >> STAGE_BITS] + k``.
+    ``origins`` and ``scales`` hold what a stage's time features (job age, waiting, elapsed)
+    are computed from: three origins and three squashing scales (separate, contiguous tables
+    for fast vectorized arithmetic); an infinite scale shows as 0 (waiting while running,
+    elapsed while waiting). Indexed by a job's arrival rank, ``stage_offsets`` holds its
+    first stage row minus ``rank << STAGE_BITS``, so the stage row of key ``k`` is
+    ``stage_offsets[k >> STAGE_BITS] + k``.
 
-    A job's features live in its row of ``jobs`` (indexed by arrival rank; an observation
-    copies them into the rows of the job's shown stages). They are computed by
-    :meth:`update_new` once its job was added, and kept up to date by
-    :meth:`stage_completed`, which must be told of every stage completion.
+    A job's features are computed by :meth:`update_new` once its job was added, and kept up
+    to date by :meth:`stage_completed`, which must be told of every stage completion.
     """
 
     def __init__(
@@ -181,11 +179,11 @@ class StageTable:
         self._squashed = [k for k, scale in enumerate(scales) if scale is not None]
         self._static_scales = np.array([scales[k] for k in self._squashed], np.float64)
         self.stages = Rows(width, capacity)
-        self.clocks = Rows(6, capacity, "d")  # origins: arrival, since, since; then their scales
+        self.origins = Rows(3, capacity, "d")  # arrival, since, since
+        self.scales = Rows(3, capacity, "d")
         self._marks = [-1] * capacity  # status and pending parents last recorded, by row
         self.entries: dict[int, JobEntry] = {}  # by arrival rank
         self.stage_offsets = Rows(1, capacity, "q")  # by arrival rank
-        self.jobs = Rows(len(JOB_GROUP), capacity, "f")  # the job features, by arrival rank
         self._new: list[JobEntry] = []  # entries whose sums are not computed yet
         self._top = 0
         self._live_rows = 0
@@ -235,12 +233,13 @@ class StageTable:
         data = self.stages.data
         data[o] = pending / (pending + self._pending_scale)
         data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
-        o = 6 * row
-        clocks = self.clocks.data
-        clocks[o + 1] = clocks[o + 2] = job.since[stage]
+        o = 3 * row
+        origins = self.origins.data
+        origins[o + 1] = origins[o + 2] = job.since[stage]
         running = status == RUNNING
-        clocks[o + 4] = math.inf if running else self._time_scales[1]
-        clocks[o + 5] = self._time_scales[2] if running else math.inf
+        scales = self.scales.data
+        scales[o + 1] = math.inf if running else self._time_scales[1]
+        scales[o + 2] = self._time_scales[2] if running else math.inf
 
     def left_queue(self, job: JobState, stage: int) -> None:
         """A ready stage left its queue (it starts): its next :meth:`record` is written even if the
@@ -267,7 +266,7 @@ class StageTable:
         entry.ready = True
 
     def _write_job_features(self, entry: JobEntry) -> None:
-        """The job's row of job features, from the sums."""
+        """The job features in the job's stage rows, from the sums."""
         job, unit = entry.job, entry.unit
         regular_work, llm_work = entry.work
         total = (regular_work + llm_work) / unit
@@ -278,17 +277,14 @@ class StageTable:
         pace = entry.took / entry.expected if entry.expected else 1.0
         live, done = entry.live, job.spec.num_stages - job.remaining
         s_total, s_regular, s_llm, s_live, s_done, s_pace = self._job_scales
-        o = len(JOB_GROUP) * job.rank
-        self.jobs.data[o : o + len(JOB_GROUP)] = array(
-            "f",
-            (
-                total / (total + s_total),
-                regular_work / (regular_work + s_regular),
-                llm_work / (llm_work + s_llm),
-                live / (live + s_live),
-                done / (done + s_done),
-                pace / (pace + s_pace),
-            ),
+        base = entry.base
+        self.stages.view[base : base + job.spec.num_stages, self.job_columns] = (
+            total / (total + s_total),
+            regular_work / (regular_work + s_regular),
+            llm_work / (llm_work + s_llm),
+            live / (live + s_live),
+            done / (done + s_done),
+            pace / (pace + s_pace),
         )
 
     def release(self, job: JobState) -> None:
@@ -310,7 +306,6 @@ class StageTable:
         self._new.append(entry)
         if job.rank >= len(self.stage_offsets):
             self.stage_offsets.grow(2 ** math.ceil(math.log2(job.rank + 1)))
-            self.jobs.grow(len(self.stage_offsets))
         self._place(entry, base)
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
@@ -319,8 +314,8 @@ class StageTable:
         squashed = values[:, self._squashed]
         values[:, self._squashed] = squashed / (squashed + self._static_scales)
         block[:, self._static] = values
-        self.clocks.view[base : base + n, 0] = spec.arrival
-        self.clocks.view[base : base + n, 3] = self._time_scales[0]
+        self.origins.view[base : base + n, 0] = spec.arrival
+        self.scales.view[base : base + n, 0] = self._time_scales[0]
         return entry
 
     def _place(self, entry: JobEntry, base: int) -> None:
@@ -334,13 +329,15 @@ class StageTable:
         if 2 * (self._live_rows + needed) > capacity:
             capacity = 2 ** math.ceil(math.log2(2 * (self._live_rows + needed)))
             self.stages.grow(capacity)
-            self.clocks.grow(capacity)
+            self.origins.grow(capacity)
+            self.scales.grow(capacity)
             self._marks += [-1] * (capacity - len(self._marks))
         top = 0
         for entry in sorted(self.entries.values(), key=lambda e: e.base):
             n, base = entry.job.spec.num_stages, entry.base
             self.stages.view[top : top + n] = self.stages.view[base : base + n]
-            self.clocks.view[top : top + n] = self.clocks.view[base : base + n]
+            self.origins.view[top : top + n] = self.origins.view[base : base + n]
+            self.scales.view[top : top + n] = self.scales.view[base : base + n]
             self._marks[top : top + n] = self._marks[base : base + n]
             self._place(entry, top)
             top += n
