@@ -150,6 +150,14 @@ class Cluster:
             indices.append(index)
         return indices
 
+    def check_stages(self, spec: JobSpec, indices: tuple[int, ...]) -> None:
+        """The executor models' checks of :meth:`stage_pools`, for a mapping ``indices`` it gave
+        for a job of the same stage kinds and pool names."""
+        pools = self.pools
+        for i, index in enumerate(indices):
+            pool = pools[index]
+            pool.executor.check_stage(spec, i, pool.name)
+
     def count(self, kind: str) -> int:
         """How many executors of ``kind`` (``"regular"`` or ``"llm"``) the cluster has, over its pools."""
         if kind not in KIND_CODES:

@@ -125,6 +125,7 @@ class Simulator:
         self.num_executors = tuple(spec.count for spec in cluster.pools)
         self._push = [pool.push for pool in self.pools]
         self._paper_layout = cluster.is_paper
+        self._routes: dict[tuple, tuple[int, ...]] = {}  # (spec.pools, spec.kinds) -> pool of each stage
         self.schedule: list[ScheduledStage] | None = [] if record_schedule else None
         self._on_complete = on_complete
         self._on_stage_complete = on_stage_complete
@@ -183,12 +184,22 @@ class Simulator:
             )
 
     def _bind(self, job: JobState) -> None:
-        """Map the job's stages to pool indices, checking them against the cluster."""
+        """Map the job's stages to pool indices, checking them against the cluster.
+
+        Jobs of one shape (stage kinds and pool names) share their mapping: once a shape has
+        passed :meth:`Cluster.stage_pools`, only its executors' checks of each stage are left.
+        """
         spec = job.spec
         if spec.pools is None and self._paper_layout:
             return  # job.pools is spec.kinds: pool 0 is "regular", pool 1 "llm"
+        shape = (spec.pools, spec.kinds)
         try:
-            job.pools = self.cluster.stage_pools(spec)
+            pools = self._routes.get(shape)
+            if pools is None:
+                pools = self._routes[shape] = tuple(self.cluster.stage_pools(spec))
+            else:
+                self.cluster.check_stages(spec, pools)
+            job.pools = pools
         except JobSpecError as err:
             raise JobSpecError(f"job {spec.job_id} {err.field}", err.reason) from None
 
