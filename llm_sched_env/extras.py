@@ -8,6 +8,7 @@ import importlib.util
 EXTRAS: dict[str, tuple[str, ...]] = {
     "rl": ("torch", "stable_baselines3", "sb3_contrib", "tensorboard", "tqdm", "rich"),
     "plot": ("matplotlib",),
+    "ray": ("ray",),
 }
 
 

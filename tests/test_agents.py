@@ -15,9 +15,8 @@ pytest.importorskip("sb3_contrib")
 import torch
 from llm_sched_env.agents.agent import Agent
 from llm_sched_env.agents.config import TrainConfig
-from llm_sched_env.agents.envs import TrainingSeeds
 from llm_sched_env.agents.files import read_agent_info
-from llm_sched_env.agents.seeds import TRAIN_SEED_START, validation_seeds
+from llm_sched_env.agents.seeds import TRAIN_SEED_START, TrainingSeeds, validation_seeds
 from llm_sched_env.agents.training import build_model, train
 from llm_sched_env.baselines import ObsRS, run_episode
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -260,7 +259,8 @@ def test_shipped_models_load_schedule_and_document_their_training(model: Path) -
     agent = Agent.load(model)
     assert sidecar["name"] == agent.name and "llm-sched train" in sidecar["training_command"]
     assert {"seed", "package_version", "evaluation"} <= set(sidecar)
-    config = agent.config(num_jobs=12, num_regular=2, num_llm=2)
+    small = {"num_regular": 2, "num_llm": 2} if agent.env_id == "CompoundLLM-v0" else {"arrival_rate": 2.0}
+    config = agent.config(num_jobs=12, **small)
     (jct,) = agent.mean_jcts(config, [0])
     assert jct > 0
     if agent.env_id == "CompoundLLM-v0":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -44,3 +46,27 @@ def test_each_command_gets_its_own_fresh_venv_and_ci_stops_on_failure() -> None:
     assert len(set(created)) == 2
     # `readme` runs its command in a shell that fails as soon as any part fails.
     assert '    bash -euo pipefail -c "$1"' in lines
+
+
+def test_no_file_holds_merge_conflict_markers() -> None:
+    suffixes = {".py", ".md", ".toml", ".json", ".jsonl", ".ipynb", ".cfg", ".txt", ""}
+    marked = []
+    for path in REPO.rglob("*"):
+        if ".git" in path.parts or not path.is_file() or path.suffix not in suffixes:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if re.search(r"^(<{7} |>{7} )", text, re.MULTILINE):
+            marked.append(str(path.relative_to(REPO)))
+    assert marked == []
+
+
+def test_every_package_folder_is_listed_for_the_wheel() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    folders = {folder: name for name, folder in setuptools["package-dir"].items()}
+    found = set()
+    for init in REPO.glob("*/**/__init__.py"):
+        parts = init.parent.relative_to(REPO).parts
+        if parts[0] in folders:
+            found.add(".".join((folders[parts[0]], *parts[1:])))
+    assert found == set(setuptools["packages"])

@@ -13,7 +13,7 @@ import pytest
 from llm_sched_env.cli import COMMAND_MODULES, build_parser, main
 from llm_sched_env.cli import evaluate as evaluate_command
 from llm_sched_env.experiments import Estimate, changes, summarize
-from llm_sched_env.experiments import runner as runner_module
+from llm_sched_env.experiments import backends as backends_module
 from llm_sched_env.experiments.report import MIN_SEEDS_FOR_CI, format_table
 from llm_sched_env.experiments.summary import Row, Setting
 
@@ -107,11 +107,68 @@ def test_without_matplotlib_plot_prints_a_one_line_hint_before_any_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setattr(runner_module, "_run_named", _no_work)
+    monkeypatch.setattr(backends_module, "run_named", _no_work)
     assert main(["table1", "--plot", str(tmp_path / "t.png"), "--workers", "1"]) == 2
     assert capsys.readouterr().err == (
         "llm-sched table1: error: --plot needs matplotlib (the plot extra): "
         'python -m pip install -e ".[plot]"\n'
+    )
+
+
+@pytest.mark.parametrize("command", ["table1", "bench", "calibrate", "evaluate"])
+def test_without_ray_backend_ray_prints_a_one_line_hint_before_any_work(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on an install without the ray extra
+    monkeypatch.setattr(backends_module, "run_named", _no_work)
+    monkeypatch.chdir(REPO)
+    model = ["--model", SHIPPED_MODEL] if command == "evaluate" else []
+    assert main([command, *model, "--backend", "ray", "--workers", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"llm-sched {command}: error: --backend ray needs ray (the ray extra): "
+        'python -m pip install -e ".[ray]"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--ray-address", "auto"], "--ray-address: applies to --backend ray only"),
+        (["--backend", "ray", "--ray-address", "auto", "--workers", "2"], "--workers: with --ray-address"),
+    ],
+)
+def test_backend_options_that_do_not_fit_together_are_named(
+    options: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(backends_module, "run_named", _no_work)
+    assert main(["bench", *options]) == 2
+    assert f"llm-sched bench: error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--framework", "rllib", "--bc-steps", "5"], "--bc-steps: applies to --framework sb3 only"),
+        (["--framework", "rllib", "--policy", "mlp"], "--policy: applies to --framework sb3 only"),
+        (["--ray-address", "auto"], "--ray-address: applies to --framework rllib only"),
+    ],
+)
+def test_train_options_of_the_other_framework_are_named(
+    options: list[str], message: str, tmp_path, capsys
+) -> None:
+    assert main(["train", *options, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"llm-sched train: error: {message}\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_without_ray_train_with_rllib_prints_a_one_line_hint(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert main(["train", "--framework", "rllib", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        "llm-sched train: error: --framework rllib needs ray (the ray extra): "
+        'python -m pip install -e ".[ray]"\n'
     )
 
 
@@ -134,7 +191,7 @@ def _no_work(*args: object) -> None:
 def test_output_paths_are_checked_before_any_work(
     argv: list[str], option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    monkeypatch.setattr(runner_module, "_run_named", _no_work)
+    monkeypatch.setattr(backends_module, "run_named", _no_work)
     missing = tmp_path / "no" / "such"
     assert main([arg.replace("{missing}", str(missing)) for arg in argv]) == 2
     err = capsys.readouterr().err

@@ -22,8 +22,8 @@ from llm_sched_env.experiments import (
     summarize,
     t_quantile,
 )
+from llm_sched_env.experiments import backends as backends_module
 from llm_sched_env.experiments import policies as policy_registry
-from llm_sched_env.experiments import runner as runner_module
 from llm_sched_env.experiments.paper import PAPER_TABLE1, paper_value
 from llm_sched_env.experiments.policies import PolicyEntry, get_policy
 from llm_sched_env.workloads import DEFAULT_ARRIVAL_RATE, Sorting, paper_apps
@@ -39,7 +39,7 @@ def _count_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         ran.append(config.key)
         return run_cell(config, entry)
 
-    monkeypatch.setattr(runner_module, "run_cell", counting_run_cell)
+    monkeypatch.setattr(backends_module, "run_cell", counting_run_cell)
     return ran
 
 
@@ -233,7 +233,7 @@ def test_failing_cell_names_its_config(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setitem(policy_registry._REGISTRY, "broken", PolicyEntry("broken", "Broken", broken))
-    with pytest.raises(runner_module.CellError, match=r"broken R=2 L=2 seed=0 .*boom"):
+    with pytest.raises(backends_module.CellError, match=r"broken R=2 L=2 seed=0 .*boom"):
         run_cells([CellConfig("broken", 2, 2, 0, 5, 1.0)], workers=1)
 
 

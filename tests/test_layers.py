@@ -63,3 +63,24 @@ def test_workloads_import_only_the_core(path: Path) -> None:
 )
 def test_torch_is_imported_only_under_agents(path: Path) -> None:
     assert imports_any(path, ("torch", "stable_baselines3", "sb3_contrib")) == []
+
+
+RAY_MODULES = ("llm_sched_env/experiments/ray_backend.py", "agents/rllib.py")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for folder in ("llm_sched_env", "baselines", "agents")
+        for p in sources(folder)
+        if str(p.relative_to(ROOT)) not in RAY_MODULES
+    ],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_ray_is_imported_only_by_the_ray_backend_and_rllib(path: Path) -> None:
+    assert imports_any(path, ("ray",)) == []
+
+
+def test_the_ray_modules_exist() -> None:
+    assert all((ROOT / module).is_file() for module in RAY_MODULES)

@@ -6,7 +6,6 @@ Also holds the run-and-report steps ``llm-sched table1`` shares.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,12 +14,15 @@ from typing import Any
 
 from llm_sched_env.cli.options import add_command, cluster_file, int_in, output_file
 from llm_sched_env.experiments import (
+    BACKENDS,
+    Backend,
     CellConfig,
     Grid,
     ResultStore,
     changes,
     comparison_blocks,
     get_policy,
+    make_backend,
     policy_keys,
     run_cells,
     summarize,
@@ -78,9 +80,31 @@ def add_cluster_option(p: argparse.ArgumentParser, replaces: str) -> None:
 
 
 def add_workers_option(p: argparse.ArgumentParser) -> None:
+    """``--workers`` and where cells run: ``--backend`` and ``--ray-address``."""
     p.add_argument(
-        "--workers", type=int_in(1), default=None, help="worker processes (when omitted: one per CPU)"
+        "--workers",
+        type=int_in(1),
+        default=None,
+        help="worker processes, or CPUs of the local Ray instance (when omitted: one per CPU)",
     )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="run cells in worker processes here, or as Ray tasks (needs the ray extra)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        default=None,
+        help="with --backend ray: the cluster to join (auto: the one started on this node by "
+        "`ray start`); when omitted, a local Ray instance is started for the run",
+    )
+
+
+def backend_from_args(args: argparse.Namespace) -> Backend:
+    """The backend chosen by ``--backend``, ``--ray-address`` and ``--workers``."""
+    return make_backend(args.backend, workers=args.workers, address=args.ray_address)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -184,6 +208,7 @@ def execute(
     """
     if args.plot:
         require_extra("plot", "--plot")
+    backend = backend_from_args(args)
     store = ResultStore(args.results) if args.results else ResultStore()
     if store.repaired_bytes:
         print(
@@ -194,10 +219,9 @@ def execute(
         print(
             f"{args.results}: {resumed} of {len(cells)} cells already done; running the rest", file=sys.stderr
         )
-    workers = args.workers or os.cpu_count() or 1
     start = time.perf_counter()
     try:
-        records = run_cells(cells, store, workers=workers, progress=not args.no_progress)
+        records = run_cells(cells, store, backend=backend, progress=not args.no_progress)
     except KeyboardInterrupt:
         saved = f"; finished cells are in {args.results}, rerun to resume" if args.results else ""
         _note(f"interrupted{saved}")
@@ -207,7 +231,7 @@ def execute(
     found = changes(rows, treatment) if treatment else []
     print(format_table(rows, found, title=title))
     ran = len(cells) - resumed
-    print(f"{len(cells)} cells ({ran} run, {resumed} resumed) in {elapsed:.1f} s with {workers} workers")
+    print(f"{len(cells)} cells ({ran} run, {resumed} resumed) in {elapsed:.1f} s with {backend.describe()}")
     if args.json:
         write_json(rows_document(rows, found), args.json)
         print(f"wrote {args.json}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from llm_sched_env.cli.bench import add_workers_option
+from llm_sched_env.cli.bench import add_workers_option, backend_from_args
 from llm_sched_env.cli.options import add_command, int_in
 from llm_sched_env.experiments.calibration import CALIBRATION_SEEDS, DEFAULT_RATES, fit_arrival_rate
 from llm_sched_env.experiments.paper import PAPER_SETTINGS, PAPER_TABLE1
@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     seeds = range(CALIBRATION_SEEDS[0], CALIBRATION_SEEDS[0] + args.seeds)
-    fits = fit_arrival_rate(DEFAULT_RATES, seeds, args.workers, progress=not args.no_progress)
+    backend = backend_from_args(args)
+    fits = fit_arrival_rate(DEFAULT_RATES, seeds, backend=backend, progress=not args.no_progress)
     best = min(fits, key=lambda f: f.worst)
     settings = [r for r, _ in PAPER_SETTINGS]
     policies = list(PAPER_TABLE1)

@@ -12,6 +12,24 @@ from llm_sched_env.extras import require_extra
 
 _DEFAULTS = TrainConfig()
 _CLONING = CloningConfig()
+FRAMEWORKS = ("sb3", "rllib")
+# Options of the sb3 path only, with their defaults: --framework rllib refuses other values.
+_SB3_ONLY = {
+    "algo": _DEFAULTS.algo,
+    "policy": _DEFAULTS.policy,
+    "resume": None,
+    "name": None,
+    "bc_steps": _CLONING.steps,
+    "bc_rounds": _CLONING.rounds,
+    "bc_epochs": _CLONING.epochs,
+    "no_normalize_reward": False,
+    "checkpoint_every": _DEFAULTS.checkpoint_every,
+    "validate_every": _DEFAULTS.validate_every,
+    "validation_seeds": _DEFAULTS.validation_seeds,
+    "validation_env": [],
+    "threads": _DEFAULTS.threads,
+    "subprocess": False,
+}
 
 
 ENV_IDS = ("CompoundLLM-v0", "CompoundLLMServing-v0")
@@ -49,7 +67,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "CompoundLLM-v0 or CompoundLLMServing-v0 (--env ID; training seeds >= 10000; validation "
         "seeds 1000.. pick the best model; seeds 0..999 stay held out for evaluation). Writes best.zip, "
         "final.zip, checkpoints/, TensorBoard logs (tb/) and train.json to --out. Needs the rl extra. "
-        "Example: llm-sched train --policy gnn --env num_jobs=200 --out runs/gnn",
+        "Example: llm-sched train --policy gnn --env num_jobs=200 --out runs/gnn. "
+        "With --framework rllib: RLlib's PPO (new API stack) with an action-masking MLP from scratch, "
+        "--n-envs env runners sampling in parallel as Ray actors (on the cluster of --ray-address), "
+        "the PPO options above; writes checkpoint/ and rllib.json to --out. Needs the ray extra. "
+        "Example: llm-sched train --framework rllib --n-envs 2 --timesteps 20000 --out runs/rllib",
+    )
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        default="sb3",
+        help="sb3: cloning then sb3-contrib's MaskablePPO; rllib: RLlib's PPO on Ray",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        default=None,
+        help="with --framework rllib: the Ray cluster to join (auto: the one on this node); "
+        "when omitted, a local Ray instance is started",
     )
     p.add_argument("--algo", choices=ALGORITHMS, default=_DEFAULTS.algo, help="training algorithm")
     p.add_argument("--policy", choices=POLICY_KINDS, default=_DEFAULTS.policy, help="features extractor")
@@ -177,6 +212,10 @@ def command_line(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.framework == "rllib":
+        return run_rllib(args)
+    if args.ray_address is not None:
+        raise ValueError("--ray-address: applies to --framework rllib only")
     require_extra("rl", "training")
     config = config_from_args(args)
     from llm_sched_env.agents.training import train  # imports torch
@@ -191,4 +230,40 @@ def run(args: argparse.Namespace) -> int:
             f"({100 * best['change_vs_ps_tcs']:+.1f} % vs PS-TCS {best['ps_tcs_mean_jct']:.1f} s)"
         )
     print(f"wrote {args.out}/best.zip, final.zip and train.json in {report['wall_seconds']:.0f} s")
+    return 0
+
+
+def run_rllib(args: argparse.Namespace) -> int:
+    """``llm-sched train --framework rllib``: RLlib's PPO with action masking, see :mod:`agents.rllib`."""
+    for key, default in _SB3_ONLY.items():
+        if getattr(args, key) != default:
+            raise ValueError(f"--{key.replace('_', '-')}: applies to --framework sb3 only")
+    require_extra("ray", "--framework rllib")
+    from llm_sched_env.agents.rllib import RLlibConfig, train_rllib  # imports ray and torch
+
+    if args.timesteps < 1:
+        raise ValueError("--timesteps: must be >= 1 with --framework rllib")
+    env = dict(args.env)
+    config = RLlibConfig(
+        env_id=env.pop("env_id", RLlibConfig.env_id),
+        env=env,
+        timesteps=args.timesteps,
+        n_envs=args.n_envs,
+        n_steps=args.n_steps,
+        batch_size=args.batch_size,
+        n_epochs=args.n_epochs,
+        learning_rate=args.lr,
+        gamma=args.gamma,
+        clip_range=args.clip_range,
+        ent_coef=args.ent_coef,
+        hidden=args.hidden,
+        seed=args.seed,
+    )
+    report = train_rllib(config, args.out, address=args.ray_address, verbose=not args.no_progress)
+    last = report["history"][-1]
+    print(
+        f"{last['env_steps']} env steps in {len(report['history'])} iterations, "
+        f"{last['invalid_actions']} invalid actions; wrote {args.out}/checkpoint and rllib.json "
+        f"in {report['wall_seconds']:.0f} s"
+    )
     return 0

@@ -6,7 +6,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from llm_sched_env.core import JobSpec
 from llm_sched_env.core.job import value_text
@@ -45,8 +45,29 @@ def _is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+_Config = TypeVar("_Config", bound="FromMapping")
+
+
+class FromMapping:
+    """Builds a configuration dataclass from a plain mapping (as Ray RLlib passes env configs)."""
+
+    @classmethod
+    def from_trace(cls: type[_Config], jobs: Sequence[JobSpec], **overrides: Any) -> _Config:
+        """A configuration that replays all of ``jobs`` in every episode."""
+        return cls.from_mapping({"num_jobs": len(jobs), **overrides, "trace": tuple(jobs)})
+
+    @classmethod
+    def from_mapping(cls: type[_Config], values: Mapping[str, Any], base: _Config | None = None) -> _Config:
+        """``base`` (the defaults if None) with ``values`` replaced; unknown keys raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown configuration key; expected one of {sorted(names)}")
+        return dataclasses.replace(base if base is not None else cls(), **values)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class CompoundLLMConfig:
+class CompoundLLMConfig(FromMapping):
     """Everything that defines a ``CompoundLLM`` environment; defaults are the paper's setting.
 
     Attributes:
@@ -115,22 +136,6 @@ class CompoundLLMConfig:
 
     def _check_trace(self) -> None:
         object.__setattr__(self, "trace", check_trace(self.trace, self.num_jobs))
-
-    @classmethod
-    def from_trace(cls, jobs: Sequence[JobSpec], **overrides: Any) -> CompoundLLMConfig:
-        """A configuration that replays all of ``jobs`` in every episode."""
-        return cls.from_mapping({"num_jobs": len(jobs), **overrides, "trace": tuple(jobs)})
-
-    @classmethod
-    def from_mapping(
-        cls, values: Mapping[str, Any], base: CompoundLLMConfig | None = None
-    ) -> CompoundLLMConfig:
-        """``base`` (the defaults if None) with ``values`` replaced; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"{unknown[0]}: unknown configuration key; expected one of {sorted(names)}")
-        return dataclasses.replace(base if base is not None else cls(), **values)
 
 
 # ``CompoundLLMSmall-v0``: a fifth of the paper's cluster and arrival rate (the same load

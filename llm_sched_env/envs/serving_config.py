@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from llm_sched_env.envs.config import (
     MAX_SCALE,
     MAX_STAGE_SLOTS,
     MIN_SCALE,
+    FromMapping,
     _is_int,
     _is_real,
     _require,
@@ -41,7 +41,7 @@ def default_cluster() -> Cluster:
 
 
 @dataclass(frozen=True)
-class ServingConfig:
+class ServingConfig(FromMapping):
     """Everything that defines a ``CompoundLLMServing`` environment.
 
     Attributes:
@@ -131,20 +131,6 @@ class ServingConfig:
     def app_classes(self) -> tuple[str, ...]:
         """The one-hot classes: ``apps`` then ``"other"``."""
         return (*self.apps, OTHER)
-
-    @classmethod
-    def from_trace(cls, jobs: Sequence[JobSpec], **overrides: Any) -> ServingConfig:
-        """A configuration that replays all of ``jobs`` in every episode."""
-        return cls.from_mapping({"num_jobs": len(jobs), **overrides, "trace": tuple(jobs)})
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any], base: ServingConfig | None = None) -> ServingConfig:
-        """``base`` (the defaults if None) with ``values`` replaced; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"{unknown[0]}: unknown configuration key; expected one of {sorted(names)}")
-        return dataclasses.replace(base if base is not None else cls(), **values)
 
 
 # ``CompoundLLMServingSmall-v0``: 50 jobs, 5 regular executors and one replica with 16

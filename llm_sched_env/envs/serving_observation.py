@@ -106,7 +106,7 @@ class ServingObservationEncoder(SlotEncoder):
                 continue
             queue = pool.queue
             limit = pool.admission_limit() if isinstance(pool, BatchingPool) else _ANY
-            if limit >= _ANY or limit >= pool.model.context_limit:
+            if limit >= _ANY or limit >= queue.sorted_contexts[-1]:  # every ready stage fits
                 firsts.append(queue.keys[:slots])
                 heads.update(keys[0] for keys in queue.by_class if keys)
                 counts.append(len(queue.keys))

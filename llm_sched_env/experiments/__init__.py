@@ -8,6 +8,7 @@ Typical use::
     rows = summarize(records)
 """
 
+from llm_sched_env.experiments.backends import BACKENDS, Backend, CellError, LocalBackend, make_backend
 from llm_sched_env.experiments.cell import run_cell
 from llm_sched_env.experiments.comparison import best_policies, comparison_blocks, versus_best
 from llm_sched_env.experiments.config import CellConfig, Grid
@@ -22,19 +23,22 @@ from llm_sched_env.experiments.policies import (
     register_policy,
     run_episode,
 )
-from llm_sched_env.experiments.runner import CellError, run_cells
+from llm_sched_env.experiments.runner import run_cells
 from llm_sched_env.experiments.stats import Estimate, mean_ci, paired_change, t_quantile
 from llm_sched_env.experiments.store import ResultStore
 from llm_sched_env.experiments.summary import Change, Row, Setting, changes, summarize
 
 __all__ = [
+    "BACKENDS",
     "PAPER_TABLE1",
+    "Backend",
     "CellConfig",
     "CellError",
     "Change",
     "EpisodePolicy",
     "Estimate",
     "Grid",
+    "LocalBackend",
     "Policy",
     "PolicyEntry",
     "PolicyFactory",
@@ -45,6 +49,7 @@ __all__ = [
     "changes",
     "comparison_blocks",
     "get_policy",
+    "make_backend",
     "mean_ci",
     "paired_change",
     "policy_keys",

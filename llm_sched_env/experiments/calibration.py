@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from llm_sched_env.experiments.backends import Backend
 from llm_sched_env.experiments.config import Grid
 from llm_sched_env.experiments.paper import PAPER_NUM_JOBS, PAPER_POLICIES, PAPER_SETTINGS, PAPER_TABLE1
 from llm_sched_env.experiments.runner import run_cells
@@ -43,8 +44,12 @@ def fit_arrival_rate(
     seeds: Sequence[int] = CALIBRATION_SEEDS,
     workers: int | None = None,
     progress: bool = False,
+    backend: Backend | None = None,
 ) -> list[RateFit]:
-    """The paper's grid at every candidate rate; the best fit is ``min(fits, key=lambda f: f.worst)``."""
+    """The paper's grid at every candidate rate; the best fit is ``min(fits, key=lambda f: f.worst)``.
+
+    ``workers`` and ``backend`` are passed to :func:`run_cells`.
+    """
     grid = Grid(
         policies=PAPER_POLICIES,
         settings=PAPER_SETTINGS,
@@ -52,7 +57,7 @@ def fit_arrival_rate(
         num_jobs=(PAPER_NUM_JOBS,),
         arrival_rates=tuple(rates),
     )
-    records = run_cells(grid.cells(), workers=workers, progress=progress)
+    records = run_cells(grid.cells(), workers=workers, progress=progress, backend=backend)
     jcts: dict[float, dict[tuple[str, int], list[float]]] = {}
     for record in records:
         config = record["config"]
