@@ -232,6 +232,7 @@ class BatchingPool:
         self._new_ctx = math.inf  # smallest context pushed since the last start
         self._boundary: list[_Replica] = []  # replicas whose run ended at the current instant
         self._round: list[_Replica] | None = None  # replicas forming an iteration now
+        self._idle = list(self.replicas)  # replicas left without sequences by their last round
         self._deciding: _Replica | None = None
         # Runs that a stage pushed at this instant may cut: (replica, boundary, its time, the
         # largest context that fits there).
@@ -305,8 +306,8 @@ class BatchingPool:
                 self._cuts = self._fitting_boundaries(now, self._new_ctx, later)
                 if not later:
                     boundary += self._join_now(now)
-            if self.queue:  # idle replicas take ready stages too
-                boundary += [r for r in self.replicas if not r.seqs and not r.planned and r not in boundary]
+            if self.queue and self._idle:  # idle replicas take ready stages too
+                boundary += self._idle
             if not boundary:
                 self._cut_runs(now)
                 return False
@@ -315,9 +316,14 @@ class BatchingPool:
             self._round = boundary
         if self.queue and self._admit(now, decide):
             return True
+        idle = self._idle
         for r in self._round:
             if r.seqs:
                 self._plan(r, now)
+                if idle and r in idle:
+                    idle.remove(r)
+            elif r not in idle:
+                idle.append(r)
         self._round = None
         if self.queue and (self._cuts or self._deferred):
             self._cut_runs(now)
