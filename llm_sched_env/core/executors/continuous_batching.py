@@ -328,7 +328,9 @@ class BatchingPool:
         if self.queue and (self._cuts or self._deferred):
             self._cut_runs(now)
         else:  # nothing queued or nothing to cut: what _cut_runs comes to
-            self._cuts, self._deferred, self._new_ctx = [], False, math.inf
+            if self._cuts:
+                self._cuts = []
+            self._deferred, self._new_ctx = False, math.inf
         return False
 
     def on_event(self, executor: int, token: object, now: float, finished: list[StageRef]) -> None:
@@ -499,8 +501,10 @@ class BatchingPool:
         m = self.model
         cuts = []
         for r in self.replicas:
+            if r.planned <= 1:
+                continue
             batch = len(r.seqs)
-            if r.planned <= 1 or batch >= m.max_num_seqs:
+            if batch >= m.max_num_seqs:
                 continue
             k, end = self._first_boundary_after(r, now, after)
             if k >= r.planned:
