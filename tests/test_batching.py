@@ -57,3 +57,13 @@ def test_a_batching_pool_rejects_stages_it_cannot_run_naming_job_stage_and_field
     seconds_only = JobSpec(4, "x", 0.0, (LLM,), (1.0,), (1.0,), ((),), (None,))
     with pytest.raises(ValueError, match=r"job 4 stages\[0\].prompt_tokens: .*needs the stage in tokens"):
         Simulator([seconds_only], cluster=batching_cluster(), policy=FCFS()).run()
+
+
+def test_a_job_shaped_like_an_earlier_one_is_still_checked_stage_by_stage() -> None:
+    # Jobs of one shape share their stages' pools; each job's tokens are checked all the same.
+    jobs = [llm_job(0, 0.0, 1000, 10), llm_job(1, 1.0, 1000, 10)]
+    jobs.append(
+        JobSpec(2, "x", 2.0, (LLM,), (1.0,), (1.0,), ((),), (None,), calls=(LLMCall(1000, 10, 3097, 10.0),))
+    )
+    with pytest.raises(ValueError, match=r"job 2 stages\[0\].max_tokens: .*exceeds the context limit 4096"):
+        Simulator(jobs, cluster=batching_cluster(), policy=FCFS()).run()

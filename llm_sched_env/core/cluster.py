@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 from llm_sched_env.core.executors import EXECUTOR_MODELS, ExecutorModel, SingleStream
@@ -149,6 +150,18 @@ class Cluster:
             pool.executor.check_stage(spec, i, name)
             indices.append(index)
         return indices
+
+    def checked_stages(self, indices: Sequence[int]) -> tuple[tuple[int, PoolSpec], ...]:
+        """For a mapping ``indices`` from :meth:`stage_pools`, the stages an executor model may
+        reject by their tokens (those not on single-stream pools, which run any stage), each
+        with its pool: for another job of the same stage kinds and pool names, calling their
+        ``check_stage`` is what is left to check."""
+        pools = self.pools
+        return tuple(
+            (i, pools[index])
+            for i, index in enumerate(indices)
+            if not isinstance(pools[index].executor, SingleStream)
+        )
 
     def count(self, kind: str) -> int:
         """How many executors of ``kind`` (``"regular"`` or ``"llm"``) the cluster has, over its pools."""

@@ -18,7 +18,7 @@ from heapq import heappop, heappush
 from itertools import count
 from typing import NamedTuple, Protocol
 
-from llm_sched_env.core.cluster import Cluster
+from llm_sched_env.core.cluster import Cluster, PoolSpec
 from llm_sched_env.core.executors import ExecutorPool
 from llm_sched_env.core.job import JobSpec, JobSpecError
 from llm_sched_env.core.queues import FifoQueue, ReadyQueue
@@ -125,6 +125,8 @@ class Simulator:
         self.num_executors = tuple(spec.count for spec in cluster.pools)
         self._push = [pool.push for pool in self.pools]
         self._paper_layout = cluster.is_paper
+        # (spec.pools, spec.kinds) -> each stage's pool, and the stages left to check (Cluster.checked_stages)
+        self._routes: dict[tuple, tuple[tuple[int, ...], tuple[tuple[int, PoolSpec], ...]]] = {}
         self.schedule: list[ScheduledStage] | None = [] if record_schedule else None
         self._on_complete = on_complete
         self._on_stage_complete = on_stage_complete
@@ -183,12 +185,24 @@ class Simulator:
             )
 
     def _bind(self, job: JobState) -> None:
-        """Map the job's stages to pool indices, checking them against the cluster."""
+        """Map the job's stages to pool indices, checking them against the cluster.
+
+        Jobs of one shape (stage kinds and pool names) share their mapping: once a shape has
+        passed :meth:`Cluster.stage_pools`, only its executors' checks of each stage are left.
+        """
         spec = job.spec
         if spec.pools is None and self._paper_layout:
             return  # job.pools is spec.kinds: pool 0 is "regular", pool 1 "llm"
+        shape = (spec.pools, spec.kinds)
         try:
-            job.pools = self.cluster.stage_pools(spec)
+            route = self._routes.get(shape)
+            if route is None:
+                pools = tuple(self.cluster.stage_pools(spec))  # checks every stage
+                route = self._routes[shape] = (pools, self.cluster.checked_stages(pools))
+            else:
+                for stage, pool in route[1]:
+                    pool.executor.check_stage(spec, stage, pool.name)
+            job.pools = route[0]
         except JobSpecError as err:
             raise JobSpecError(f"job {spec.job_id} {err.field}", err.reason) from None
 
