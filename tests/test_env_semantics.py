@@ -14,6 +14,7 @@ from conftest import make_job
 from hypothesis import given
 from hypothesis import strategies as st
 from llm_sched_env.baselines import FCFS, PSTCS, ObsFCFS, ObsPSTCS, ObsRS, run_episode
+from lockstep import lockstep as run_in_lockstep
 
 from llm_sched_env.core import JobSpec, Simulator
 from llm_sched_env.envs import (
@@ -111,18 +112,7 @@ def lockstep(trace_a: list[JobSpec], trace_b: list[JobSpec], until: float) -> tu
         CompoundLLMEnv(config=CompoundLLMConfig.from_trace(t, num_regular=1, num_llm=1, stage_slots=8))
         for t in (trace_a, trace_b)
     ]
-    (obs_a, _), (obs_b, _) = envs[0].reset(), envs[1].reset()
-    compared, differed, done = 0, False, False
-    while not done and not differed:
-        same = all(np.array_equal(obs_a[key], obs_b[key]) for key in obs_a)
-        if envs[0].now < until and envs[1].now < until:
-            assert same, f"observations differ at t={envs[0].now}, before t={until}"
-            compared += 1
-        differed = not same
-        action = ObsFCFS().act(obs_a)
-        (obs_a, _, done_a, _, _), (obs_b, _, done_b, _, _) = envs[0].step(action), envs[1].step(action)
-        done = done_a or done_b
-    return compared, differed
+    return run_in_lockstep(envs, until)
 
 
 def test_a_hidden_stages_duration_does_not_leak() -> None:

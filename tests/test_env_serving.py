@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import KINDS
 from llm_sched_env.baselines import FCFS, PSTCS, ObsFCFS, ObsPSTCS, ObsRS, run_episode
+from lockstep import lockstep as run_in_lockstep
 
 import llm_sched_env  # noqa: F401  (registers the environments)
 from llm_sched_env.core import LLM, READY, Cluster, ContinuousBatching, JobSpec, LLMCall, PoolSpec, Simulator
@@ -283,18 +284,7 @@ def lockstep(trace_a: list[JobSpec], trace_b: list[JobSpec], until: float) -> tu
         CompoundLLMServingEnv(ServingConfig.from_trace(t, cluster=cluster, apps=("a", "b")))
         for t in (trace_a, trace_b)
     ]
-    (obs_a, _), (obs_b, _) = envs[0].reset(), envs[1].reset()
-    compared, differed, done = 0, False, False
-    while not done and not differed:
-        same = all(np.array_equal(obs_a[key], obs_b[key]) for key in obs_a)
-        if envs[0].now < until and envs[1].now < until:
-            assert same, f"observations differ at t={envs[0].now}, before t={until}"
-            compared += 1
-        differed = not same
-        action = ObsFCFS().act(obs_a)
-        (obs_a, _, done_a, _, _), (obs_b, _, done_b, _, _) = envs[0].step(action), envs[1].step(action)
-        done = done_a or done_b
-    return compared, differed
+    return run_in_lockstep(envs, until)
 
 
 def test_true_output_tokens_do_not_leak() -> None:
