@@ -208,7 +208,11 @@ def _check_pools(pools: object, n: int) -> tuple[str, ...]:
     return pools
 
 
-def _check_count(value: object, field_name: str) -> int:
+def _check_count(value: object, stage: int, name: str) -> int:
+    """``value`` of ``stages[stage].<name>`` as a token count in ``[1, MAX_TOKENS]``."""
+    if type(value) is int and 1 <= value <= MAX_TOKENS:  # the common case, without building the field name
+        return value
+    field_name = f"stages[{stage}].{name}"
     if isinstance(value, bool) or not isinstance(value, int):
         raise JobSpecError(field_name, f"expected an integer, got {value_text(value)}")
     if not 1 <= value <= MAX_TOKENS:
@@ -223,11 +227,13 @@ def check_call(call: LLMCall, stage: int) -> LLMCall:
     ``estimate_tokens`` a number in ``[0, MAX_TIME]``; errors name ``stages[stage].<field>``.
     """
     prompt, output, cap, estimate = call
-    prompt = _check_count(prompt, f"stages[{stage}].prompt_tokens")
-    output = _check_count(output, f"stages[{stage}].output_tokens")
-    cap = _check_count(cap, f"stages[{stage}].max_tokens")
+    prompt = _check_count(prompt, stage, "prompt_tokens")
+    output = _check_count(output, stage, "output_tokens")
+    cap = _check_count(cap, stage, "max_tokens")
     if output > cap:
         raise JobSpecError(f"stages[{stage}].output_tokens", f"{output} exceeds max_tokens {cap}")
+    if type(call) is LLMCall and type(estimate) is float and 0 <= estimate <= MAX_TIME:
+        return call  # already what the checks below would build
     return LLMCall(prompt, output, cap, _check_number(estimate, f"stages[{stage}].estimate_tokens"))
 
 
