@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Collection
 
 import numpy as np
 from gymnasium import spaces
@@ -136,6 +137,33 @@ class SlotEncoder:
         """Forget a finished job."""
         self.table.release(job)
 
+    def _encode_slots(
+        self,
+        sim: Simulator,
+        keys: list[int],
+        actionable: Collection[int] | None,
+        blocked: list[tuple[int, int, tuple[int, ...]]],
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """A fresh observation with the stages of ``keys`` in its slots, their edges and masks.
+
+        ``actionable`` holds the keys that are valid actions (``None``: all of ``keys``). Sets
+        ``slot_keys``, ``action_mask``, ``unshown_jobs`` and ``truncated_edges``; returns the
+        observation and its float array, whose context rows the caller writes.
+        """
+        self.slot_keys = keys
+        obs: dict[str, np.ndarray] = {}
+        floats = self._floats.new(obs)
+        self._ints.new(obs)
+        masks = bytearray(self._masks.total)
+        self._masks.new(obs, masks)  # views of ``masks``: writing into it fills them
+        num_jobs = self._fill_stages(obs, masks, keys, sim.now)
+        valid = self._ones[: len(keys)] if actionable is None else bytes([key in actionable for key in keys])
+        self.action_mask = valid + bytes(self.slots - len(keys))
+        self._masks.write(masks, "action_mask", valid)
+        self.unshown_jobs = len(sim.active) - num_jobs
+        self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
+        return obs, floats
+
     def _fill_stages(self, obs: dict[str, np.ndarray], masks: bytearray, keys: list[int], now: float) -> int:
         """Stage rows, their jobs and the masks; returns the number of jobs shown."""
         n = len(keys)
@@ -235,33 +263,16 @@ class ObservationEncoder(SlotEncoder):
         keys = ready_keys
         self.hidden_ready = unshown[0] + unshown[1]
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
-        ready_only = True  # every shown stage is a ready stage of a deciding pool (a valid action)
+        actionable = None  # every shown stage is a ready stage of a deciding pool (a valid action)
         if len(keys) < self.slots:
             others = self._select_others(sim, deciding, self.slots - len(keys), blocked)
             if others:
                 keys = sorted(keys + others)
-                ready_only = False
-        self.slot_keys = keys
-
-        obs: dict[str, np.ndarray] = {}
-        floats = self._floats.new(obs)
-        self._ints.new(obs)
-        masks = bytearray(self._masks.total)
-        self._masks.new(obs, masks)  # views of ``masks``: writing into it fills them
-        now = sim.now
-        num_jobs = self._fill_stages(obs, masks, keys, now)
-        if ready_only:
-            valid = self._ones[: len(keys)]
-        else:
-            actionable = set(ready_keys)
-            valid = bytes([key in actionable for key in keys])
-        self.action_mask = valid + bytes(self.slots - len(keys))
-        self._masks.write(masks, "action_mask", valid)
-        self.unshown_jobs = len(sim.active) - num_jobs
-        self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
+                actionable = set(ready_keys)
+        obs, floats = self._encode_slots(sim, keys, actionable, blocked)
         self._update_executors(sim)
         self._write_pools_and_system(sim, deciding, unshown)
-        self._write_context(floats, now)
+        self._write_context(floats, sim.now)
         return obs
 
     def _select_ready(self, sim: Simulator, deciding: tuple[bool, ...]) -> tuple[list[int], list[int]]:

@@ -131,28 +131,15 @@ class ServingObservationEncoder(SlotEncoder):
                     unshown[p] = counts[p] - sum(1 for key in keys if key in items)
         self.hidden_ready = sum(unshown)
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
-        ready_only = True
+        actionable = None  # every shown stage is a choice of a deciding pool (a valid action)
         if len(keys) < slots:
             others = self._select_others(sim, limits, slots - len(keys), blocked)
             if others:
                 keys = sorted(keys + others)
-                ready_only = False
-        self.slot_keys = keys
-
-        obs: dict[str, np.ndarray] = {}
-        floats = self._floats.new(obs)
-        self._ints.new(obs)
-        masks = bytearray(self._masks.total)
-        self._masks.new(obs, masks)
-        now = sim.now
-        num_jobs = self._fill_stages(obs, masks, keys, now)
-        mask = self._ones[: len(keys)] if ready_only else bytes([key in shown for key in keys])
-        self.action_mask = mask + bytes(slots - len(keys))
-        self._masks.write(masks, "action_mask", mask)
-        self.unshown_jobs = len(sim.active) - num_jobs
-        self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
+                actionable = shown
+        obs, floats = self._encode_slots(sim, keys, actionable, blocked)
         self._write_executors_and_pools(sim, unshown)
-        self._write_context(floats, now)
+        self._write_context(floats, sim.now)
         return obs
 
     def _select_others(
