@@ -45,6 +45,27 @@ def _is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def check_int_fields(config: object, bounds: Sequence[tuple[str, int, int]]) -> None:
+    """Each ``(name, low, high)``: ``config.name`` is an integer in ``[low, high]``."""
+    for name, low, high in bounds:
+        value = getattr(config, name)
+        _require(
+            _is_int(value) and low <= value <= high, name, f"must be an integer in [{low}, {high}]", value
+        )
+
+
+def check_scales(config: object, names: Sequence[str]) -> None:
+    """Each ``config.name`` is a number in ``[MIN_SCALE, MAX_SCALE]``."""
+    for name in names:
+        value = getattr(config, name)
+        _require(
+            _is_real(value) and MIN_SCALE <= value <= MAX_SCALE,
+            name,
+            f"must be a number in [{MIN_SCALE:g}, {MAX_SCALE:g}]",
+            value,
+        )
+
+
 _Config = TypeVar("_Config", bound="FromMapping")
 
 
@@ -110,26 +131,18 @@ class CompoundLLMConfig(FromMapping):
     trace: tuple[JobSpec, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name, low, high in (
-            ("num_jobs", 1, MAX_JOBS),
-            ("num_regular", 1, MAX_ENV_EXECUTORS),
-            ("num_llm", 1, MAX_ENV_EXECUTORS),
-            ("stage_slots", 2 * len(APP_CLASSES), MAX_STAGE_SLOTS),
-            ("edge_slots", 1, MAX_EDGE_SLOTS),
-        ):
-            value = getattr(self, name)
-            _require(
-                _is_int(value) and low <= value <= high, name, f"must be an integer in [{low}, {high}]", value
-            )
+        check_int_fields(
+            self,
+            (
+                ("num_jobs", 1, MAX_JOBS),
+                ("num_regular", 1, MAX_ENV_EXECUTORS),
+                ("num_llm", 1, MAX_ENV_EXECUTORS),
+                ("stage_slots", 2 * len(APP_CLASSES), MAX_STAGE_SLOTS),
+                ("edge_slots", 1, MAX_EDGE_SLOTS),
+            ),
+        )
         object.__setattr__(self, "arrival_rate", check_arrival_rate(self.arrival_rate, "arrival_rate"))
-        for name in ("reward_scale", "stage_time_scale", "job_time_scale"):
-            value = getattr(self, name)
-            _require(
-                _is_real(value) and MIN_SCALE <= value <= MAX_SCALE,
-                name,
-                f"must be a number in [{MIN_SCALE:g}, {MAX_SCALE:g}]",
-                value,
-            )
+        check_scales(self, ("reward_scale", "stage_time_scale", "job_time_scale"))
         object.__setattr__(self, "app_mix", check_mix(self.app_mix, len(APP_NAMES), "app_mix"))
         if self.trace is not None:
             self._check_trace()

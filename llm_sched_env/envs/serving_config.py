@@ -11,13 +11,11 @@ from llm_sched_env.envs.config import (
     MAX_EDGE_SLOTS,
     MAX_ENV_EXECUTORS,
     MAX_JOBS,
-    MAX_SCALE,
     MAX_STAGE_SLOTS,
-    MIN_SCALE,
     FromMapping,
-    _is_int,
-    _is_real,
     _require,
+    check_int_fields,
+    check_scales,
     check_trace,
 )
 from llm_sched_env.workloads import paper_apps
@@ -105,24 +103,16 @@ class ServingConfig(FromMapping):
         _require(ok, "apps", f"must be a non-empty list of distinct names other than {OTHER!r}", apps)
         object.__setattr__(self, "apps", tuple(apps))
         min_slots = len(cluster.pools) * (len(self.apps) + 1)
-        for name, low, high in (
-            ("num_jobs", 1, MAX_JOBS),
-            ("stage_slots", min_slots, MAX_STAGE_SLOTS),
-            ("edge_slots", 1, MAX_EDGE_SLOTS),
-        ):
-            value = getattr(self, name)
-            _require(
-                _is_int(value) and low <= value <= high, name, f"must be an integer in [{low}, {high}]", value
-            )
+        check_int_fields(
+            self,
+            (
+                ("num_jobs", 1, MAX_JOBS),
+                ("stage_slots", min_slots, MAX_STAGE_SLOTS),
+                ("edge_slots", 1, MAX_EDGE_SLOTS),
+            ),
+        )
         object.__setattr__(self, "arrival_rate", check_arrival_rate(self.arrival_rate, "arrival_rate"))
-        for name in ("reward_scale", "stage_time_scale", "job_time_scale", "token_scale"):
-            value = getattr(self, name)
-            _require(
-                _is_real(value) and MIN_SCALE <= value <= MAX_SCALE,
-                name,
-                f"must be a number in [{MIN_SCALE:g}, {MAX_SCALE:g}]",
-                value,
-            )
+        check_scales(self, ("reward_scale", "stage_time_scale", "job_time_scale", "token_scale"))
         object.__setattr__(self, "app_mix", check_mix(self.app_mix, len(PAPER_APP_NAMES), "app_mix"))
         if self.trace is not None:
             object.__setattr__(self, "trace", check_trace(self.trace, self.num_jobs))
