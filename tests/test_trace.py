@@ -489,8 +489,7 @@ def llm_stage(sid: int, parents: list[int] | None = None, revealed_by: int | Non
 
 
 def job_v2(job_id: int = 0, arrival: float = 1.0, stages: list[dict] | None = None) -> dict:
-    stages = [llm_stage(0), stage(1, "regular", [0])] if stages is None else stages
-    return {"job_id": job_id, "app": "sorting", "arrival": arrival, "stages": stages}
+    return job(job_id, arrival, [llm_stage(0), stage(1, "regular", [0])] if stages is None else stages)
 
 
 def with_v2_stage(field: str, value: object, position: int = 0) -> dict:
