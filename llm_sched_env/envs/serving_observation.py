@@ -71,6 +71,10 @@ class ServingObservationEncoder(SlotEncoder):
         table = self.layout.executors
         self._width = table.width
         self._col = {name: table.offset(name) for name in table.names}
+        # The columns a batching replica's row updates every observation.
+        self._replica_columns = tuple(
+            self._col[name] for name in ("busy", "deciding", "batch", "kv_used", "kv_free")
+        )
         self._pool_width = self.layout.pools.width
         self._first_row = [sum(p.count for p in pools[:i]) for i in range(len(pools))]
         self._counts = [p.count for p in pools]
@@ -97,8 +101,8 @@ class ServingObservationEncoder(SlotEncoder):
         slots = self.slots
         firsts: list[list[int]] = []  # per deciding pool: its first ``slots`` choices, in FCFS order
         counts: list[int] = []  # per pool: its number of choices
-        limits: list[int] = []  # per pool: largest context of a choice (-1: none, BIG: any ready stage)
-        heads: set[int] = set()  # per deciding pool and app class: its oldest choice
+        limits: list[int] = []  # per pool: largest context of a choice (-1: none, _ANY: any ready stage)
+        deciding: list[tuple[FcfsReadyQueue, int]] = []  # per deciding pool: its queue and limit
         for pool in sim.pools:
             if not pool.needs_decision():
                 counts.append(0)
@@ -108,17 +112,16 @@ class ServingObservationEncoder(SlotEncoder):
             limit = pool.admission_limit() if isinstance(pool, BatchingPool) else _ANY
             if limit >= _ANY or limit >= queue.sorted_contexts[-1]:  # every ready stage fits
                 firsts.append(queue.keys[:slots])
-                heads.update(keys[0] for keys in queue.by_class if keys)
                 counts.append(len(queue.keys))
                 limits.append(_ANY)
             else:
-                firsts.append(_fitting(queue, limit, slots, heads))
+                firsts.append(_fitting(queue, limit, slots))
                 counts.append(bisect_right(queue.sorted_contexts, limit))
                 limits.append(limit)
+            deciding.append((queue, limits[-1]))
         keys = firsts[0] if len(firsts) == 1 else sorted(key for items in firsts for key in items)[:slots]
-        if len(keys) == slots:
-            keys = _with_heads(keys, heads)
-        shown = set(keys)
+        if len(keys) == slots:  # rule 1 may change the slots only when they are full
+            keys = _with_heads(keys, _heads(deciding))
         unshown = counts
         if len(firsts) == 1 or not firsts:
             for p, count in enumerate(counts):
@@ -135,10 +138,10 @@ class ServingObservationEncoder(SlotEncoder):
         if len(keys) < slots:
             others = self._select_others(sim, limits, slots - len(keys), blocked)
             if others:
+                actionable = set(keys)
                 keys = sorted(keys + others)
-                actionable = shown
         obs, floats = self._encode_slots(sim, keys, actionable, blocked)
-        self._write_executors_and_pools(sim, unshown)
+        self._write_executors_and_pools(sim, limits, unshown)
         self._write_context(floats, sim.now)
         return obs
 
@@ -147,7 +150,7 @@ class ServingObservationEncoder(SlotEncoder):
     ) -> list[int]:
         """Slot rule 3: up to ``room`` revealed, unfinished stages that are no choice, in FCFS order."""
         record = self.table.record
-        pools = sim.pools
+        contexts = [pool.queue.contexts for pool in sim.pools]
         keys: list[int] = []
         for job in sim.active.values():
             statuses, job_pools = job.status, job.pools
@@ -157,9 +160,11 @@ class ServingObservationEncoder(SlotEncoder):
             while stage >= 0:
                 status = statuses[stage]
                 key = rank_bits | stage
-                if status != READY or not _is_choice(
-                    pools[job_pools[stage]].queue, key, limits[job_pools[stage]]
-                ):
+                choice = False
+                if status == READY:  # a choice: its pool decides and it fits the pool's limit
+                    limit = limits[job_pools[stage]]
+                    choice = limit >= _ANY or (limit >= 0 and contexts[job_pools[stage]][key] <= limit)
+                if not choice:
                     record(job, stage, status)
                     keys.append(key)
                     if status == BLOCKED:
@@ -170,20 +175,21 @@ class ServingObservationEncoder(SlotEncoder):
         return keys
 
     # ------------------------------------------------------ executors and pools
-    def _write_executors_and_pools(self, sim: Simulator, unshown: list[int]) -> None:
+    def _write_executors_and_pools(self, sim: Simulator, limits: list[int], unshown: list[int]) -> None:
+        """The executor and pool rows; ``limits[p]`` is -1 where pool ``p`` does not decide."""
         data = self._context_rows.data
-        col = self._col
         slots = self.slots
         pool_rows: list[float] = []
         for p, pool in enumerate(sim.pools):
             count = self._counts[p]
             queued = len(pool.queue)
-            deciding = pool.needs_decision()
+            deciding = limits[p] >= 0
             if isinstance(pool, BatchingPool):
                 model = pool.model
                 capacity, max_seqs = model.kv_capacity, model.max_num_seqs
                 deciding_id = pool.deciding_executor()
                 busy = seqs = used_total = 0
+                c_busy, c_deciding, c_batch, c_kv_used, c_kv_free = self._replica_columns
                 for r in pool.replicas:
                     n = len(r.seqs)
                     used = r.need() - n
@@ -191,12 +197,12 @@ class ServingObservationEncoder(SlotEncoder):
                     seqs += n
                     used_total += used
                     o = (self._first_row[p] + r.id) * self._width
-                    data[o + col["busy"]] = float(n > 0)
-                    data[o + col["deciding"]] = float(r.id == deciding_id)
-                    data[o + col["batch"]] = n / max_seqs
-                    data[o + col["kv_used"]] = used / capacity
                     free = capacity - used
-                    data[o + col["kv_free"]] = free / (free + self.token_scale)
+                    data[o + c_busy] = float(n > 0)
+                    data[o + c_deciding] = float(r.id == deciding_id)
+                    data[o + c_batch] = n / max_seqs
+                    data[o + c_kv_used] = used / capacity
+                    data[o + c_kv_free] = free / (free + self.token_scale)
                 seq_room = 1.0 - seqs / (count * max_seqs)
                 kv_free = 1.0 - used_total / (count * capacity)
             else:
@@ -255,14 +261,8 @@ class ServingObservationEncoder(SlotEncoder):
 _ANY = 1 << 62  # the limit of a pool whose every ready stage is a choice
 
 
-def _is_choice(queue: FcfsReadyQueue, key: int, limit: int) -> bool:
-    """Whether ready stage ``key`` of ``queue``'s pool is a choice under ``limit``."""
-    return limit >= _ANY or (limit >= 0 and queue.contexts[key] <= limit)
-
-
-def _fitting(queue: FcfsReadyQueue, limit: int, slots: int, heads: set[int]) -> list[int]:
-    """The first ``slots`` queued stages whose context is at most ``limit``, in FCFS order; adds
-    the first of each app class to ``heads``."""
+def _fitting(queue: FcfsReadyQueue, limit: int, slots: int) -> list[int]:
+    """The first ``slots`` queued stages whose context is at most ``limit``, in FCFS order."""
     contexts = queue.contexts
     items = []
     for key in queue.keys:
@@ -270,12 +270,23 @@ def _fitting(queue: FcfsReadyQueue, limit: int, slots: int, heads: set[int]) -> 
             items.append(key)
             if len(items) == slots:
                 break
-    for keys in queue.by_class:
-        for key in keys:
-            if contexts[key] <= limit:
-                heads.add(key)
-                break
     return items
+
+
+def _heads(deciding: list[tuple[FcfsReadyQueue, int]]) -> set[int]:
+    """The oldest choice of each app class of each deciding pool, given as its queue and limit."""
+    heads = set()
+    for queue, limit in deciding:
+        if limit >= _ANY:
+            heads.update(keys[0] for keys in queue.by_class if keys)
+            continue
+        contexts = queue.contexts
+        for keys in queue.by_class:
+            for key in keys:
+                if contexts[key] <= limit:
+                    heads.add(key)
+                    break
+    return heads
 
 
 def _with_heads(keys: list[int], heads: set[int]) -> list[int]:
