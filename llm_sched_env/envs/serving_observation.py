@@ -115,8 +115,9 @@ class ServingObservationEncoder(SlotEncoder):
                 counts.append(len(queue.keys))
                 limits.append(_ANY)
             else:
-                firsts.append(_fitting(queue, limit, slots))
-                counts.append(bisect_right(queue.sorted_contexts, limit))
+                count = bisect_right(queue.sorted_contexts, limit)
+                firsts.append(_fitting(queue, limit, min(count, slots)))
+                counts.append(count)
                 limits.append(limit)
             deciding.append((queue, limits[-1]))
         keys = firsts[0] if len(firsts) == 1 else sorted(key for items in firsts for key in items)[:slots]
@@ -261,14 +262,17 @@ class ServingObservationEncoder(SlotEncoder):
 _ANY = 1 << 62  # the limit of a pool whose every ready stage is a choice
 
 
-def _fitting(queue: FcfsReadyQueue, limit: int, slots: int) -> list[int]:
-    """The first ``slots`` queued stages whose context is at most ``limit``, in FCFS order."""
+def _fitting(queue: FcfsReadyQueue, limit: int, wanted: int) -> list[int]:
+    """The first ``wanted`` queued stages whose context is at most ``limit``, in FCFS order
+    (``wanted`` is at most the number of such stages, so the scan stops at the last one)."""
     contexts = queue.contexts
-    items = []
+    items: list[int] = []
+    if not wanted:
+        return items
     for key in queue.keys:
         if contexts[key] <= limit:
             items.append(key)
-            if len(items) == slots:
+            if len(items) == wanted:
                 break
     return items
 
