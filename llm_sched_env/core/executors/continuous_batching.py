@@ -414,10 +414,6 @@ class BatchingPool:
                 # No choice: every ready stage joins. They join oldest first whatever the
                 # policy, so that the order (which decides later preemptions and replicas)
                 # is the same on the fast path and in decision mode.
-                if len(round_) == 1:  # all of them join ``target``
-                    for job, stage in sorted([queue.pop() for _ in range(len(queue))], key=_arrival_order):
-                        self._admit_one(target, job, stage, now)
-                    return False
                 job, stage = queue.pop_first(partial(_is, min(queue, key=_arrival_order)))
             elif decide:
                 self._deciding = target
