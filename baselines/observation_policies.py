@@ -8,15 +8,24 @@ path's RS picks among all ready stages, so it is the same policy only when they 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 from llm_sched_env.baselines.heuristics import PAPER_APP_PRIORITY
 
-from llm_sched_env.core import JobSpec, Results
-from llm_sched_env.envs import APP_CLASSES, APP_NAMES, STAGE_FEATURES, CompoundLLMConfig, CompoundLLMEnv
+from llm_sched_env.core import Cluster, JobSpec, Results
+from llm_sched_env.envs import (
+    APP_CLASSES,
+    APP_NAMES,
+    STAGE_FEATURES,
+    CompoundLLMConfig,
+    CompoundLLMEnv,
+    CompoundLLMServingEnv,
+    Layout,
+    ServingConfig,
+)
 
 _FIRST_APP_COLUMN = STAGE_FEATURES.index(f"app_{APP_CLASSES[0]}")  # the same in every layout
 
@@ -95,18 +104,29 @@ def run_episode(env: gym.Env, policy: ObservationPolicy, seed: int | None = None
 class InEnvironment:
     """An observation policy as an episode policy of the experiments registry.
 
-    ``run_episode(jobs, R, L)`` steps a ``CompoundLLM-v0`` environment built on ``jobs`` with
-    the observation settings ``observation`` (default: the environment's, 32 stage slots), so
-    the policy sees exactly what an agent trained with those settings sees.
+    ``run_episode(jobs, R, L)`` steps a ``CompoundLLM-v0`` environment built on ``jobs``, and
+    ``run_on_cluster(jobs, cluster)`` a ``CompoundLLMServing-v0`` one, with the observation
+    settings ``observation`` (default: the environment's, 32 stage slots), so the policy sees
+    exactly what an agent trained with those settings sees. ``make_policy`` builds the policy
+    for the environment's feature layout (e.g. the teacher's class, which reads features by offset).
     """
 
-    def __init__(self, policy: ObservationPolicy, name: str | None = None, **observation: Any) -> None:
-        self.policy = policy
-        self.name = name or policy.name
+    def __init__(
+        self, make_policy: Callable[[Layout], ObservationPolicy], name: str, **observation: Any
+    ) -> None:
+        self.make_policy = make_policy
+        self.name = name
         self.observation = observation
 
     def run_episode(self, jobs: Iterable[JobSpec], num_regular: int, num_llm: int) -> Results:
         config = CompoundLLMConfig.from_trace(
             list(jobs), num_regular=num_regular, num_llm=num_llm, **self.observation
         )
-        return run_episode(CompoundLLMEnv(config), self.policy)
+        return self._run(CompoundLLMEnv(config))
+
+    def run_on_cluster(self, jobs: Iterable[JobSpec], cluster: Cluster) -> Results:
+        config = ServingConfig.from_trace(list(jobs), cluster=cluster, **self.observation)
+        return self._run(CompoundLLMServingEnv(config))
+
+    def _run(self, env: CompoundLLMEnv) -> Results:
+        return run_episode(env, self.make_policy(env.layout))

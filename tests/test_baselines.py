@@ -9,7 +9,17 @@ import pickle
 import numpy as np
 import pytest
 from llm_sched_env.agents.seeds import TRAIN_SEED_START
-from llm_sched_env.baselines import FCFS, SRPT, CriticalPathFirst, InEnvironment, LLMSched, ObsFCFS, PacedSRPT
+from llm_sched_env.agents.teacher import PacedSRPT as ObsPacedSRPT
+from llm_sched_env.baselines import (
+    FCFS,
+    SRPT,
+    CriticalPathFirst,
+    InEnvironment,
+    LLMSched,
+    ObsFCFS,
+    PacedSRPT,
+    run_episode,
+)
 from llm_sched_env.baselines.autellix import ATLAS, PLAS
 from llm_sched_env.baselines.llmsched import PROFILE_SEEDS, training_profile
 from llm_sched_env.baselines.srpt import PoolSRPT
@@ -25,7 +35,13 @@ from llm_sched_env.core import (
     PoolSpec,
     Simulator,
 )
+from llm_sched_env.envs import LAYOUT, CompoundLLMServingEnv, ServingConfig, default_cluster
+from llm_sched_env.envs.serving_config import SERVING_ARRIVAL_RATE
 from llm_sched_env.experiments import get_policy, policy_keys
+from llm_sched_env.experiments.cell import run_cell
+from llm_sched_env.experiments.config import CellConfig
+from llm_sched_env.experiments.policies import run_episode as run_policy_episode
+from llm_sched_env.experiments.serving import serving_cluster
 from llm_sched_env.workloads import Workload
 from llm_sched_env.workloads.code_generation import FIRST_PASS_RATE
 
@@ -189,10 +205,24 @@ def test_llmsched_explores_with_probability_epsilon_from_its_own_seed() -> None:
 
 def test_an_observation_policy_in_the_environment_schedules_as_on_the_fast_path() -> None:
     jobs = list(Workload().jobs(80, seed=4))
-    through_env = InEnvironment(ObsFCFS()).run_episode(jobs, 3, 3)
-    fast = Simulator(jobs, 3, 3, FCFS()).run()
-    assert list(through_env.finishes) == list(fast.finishes)
+    fcfs = InEnvironment(lambda layout: ObsFCFS(), "FCFS")
+    assert list(fcfs.run_episode(jobs, 3, 3).finishes) == list(Simulator(jobs, 3, 3, FCFS()).run().finishes)
+    cluster = serving_cluster(3, 1)
+    fast = Simulator(jobs, policy=FCFS(), cluster=cluster).run()
+    assert list(fcfs.run_on_cluster(jobs, cluster).finishes) == list(fast.finishes)
     assert get_policy("paced-srpt-32").name == "PacedSRPT-32"
+
+
+def test_the_windowed_teacher_reads_the_serving_layout_on_a_batching_cluster() -> None:
+    jobs = list(Workload().jobs(60, seed=3))
+    cluster = serving_cluster(3, 1)
+    results = run_policy_episode(
+        get_policy("paced-srpt-32").factory(np.random.SeedSequence(0)), jobs, cluster
+    )
+    env = CompoundLLMServingEnv(ServingConfig.from_trace(jobs, cluster=cluster))
+    assert list(results.finishes) == list(run_episode(env, ObsPacedSRPT(env.layout)).finishes)
+    with pytest.raises(ValueError, match="reshape"):  # CompoundLLM-v0's layout does not fit these rows
+        run_episode(env, ObsPacedSRPT(LAYOUT))
 
 
 @pytest.mark.parametrize("key", ["srpt", "paced-srpt", "llmsched", "cpf"])
@@ -202,3 +232,13 @@ def test_simulators_with_re_keyed_queues_copy_and_pickle(key: str) -> None:
     copies = [copy.deepcopy(sim), pickle.loads(pickle.dumps(sim))]
     expected = list(sim.run().finishes)
     assert [list(c.run().finishes) for c in copies] == [expected, expected]
+
+
+@pytest.mark.parametrize("key", ["srpt", "srpt-pool", "paced-srpt", "plas", "atlas", "llmsched", "cpf"])
+def test_state_queue_policies_finish_every_job_on_a_saturated_batching_replica(key: str) -> None:
+    # CompoundLLMServing-v0's default setting, seed 1: many admissions of several stages at once into
+    # one replica. Each stage must be started before the next is popped, so that the queues' shared
+    # StageWatch sees it running (it once took the stage for a preempted one, and LLMSched then
+    # found no stage to pop in a non-empty queue).
+    config = CellConfig.of_cluster(key, default_cluster(), 1, num_jobs=500, arrival_rate=SERVING_ARRIVAL_RATE)
+    assert len(run_cell(config, get_policy(key))["jcts"]) == 500  # as `llm-sched bench` runs it

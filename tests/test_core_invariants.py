@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from llm_sched_env.baselines import FCFS, PSTCS, RS
 from llm_sched_env.baselines.heuristics import fcfs_key
 
-from llm_sched_env.core import JobSpec, Simulator
+from llm_sched_env.core import Cluster, JobSpec, PoolSpec, Simulator
+from llm_sched_env.core.simulator import ROUTE_CACHE_SIZE
 from llm_sched_env.workloads import PoissonArrivals, Workload
 
 
@@ -135,3 +136,27 @@ def test_memory_stays_flat_as_jobs_stream_through() -> None:
     # resized) plus CPython's bounded free lists filling up; keeping finished jobs would
     # cost kilobytes a job (a sorting job alone has 34 stages).
     assert large - small < 6_000 * 250
+
+
+def test_the_pool_mappings_kept_stay_bounded_over_ever_new_job_shapes() -> None:
+    cluster = Cluster(
+        (PoolSpec("regular", "regular", 2), PoolSpec("llm", "llm", 2), PoolSpec("tools", "regular", 1))
+    )
+    n = 12  # 4,096 distinct shapes of 12 stages, regular or LLM
+    shapes = 2 * ROUTE_CACHE_SIZE
+    jobs = [
+        JobSpec(
+            i,
+            "custom",
+            float(i),
+            tuple((i >> b) & 1 for b in range(n)),
+            (0.5,) * n,
+            (0.5,) * n,
+            ((),) * n,
+            (None,) * n,
+        )
+        for i in range(shapes)
+    ]
+    sim = Simulator(jobs, policy=FCFS(), cluster=cluster)
+    assert len(sim.run()) == shapes
+    assert 0 < len(sim._routes) <= ROUTE_CACHE_SIZE

@@ -21,31 +21,44 @@ if TYPE_CHECKING:
     from llm_sched_env.envs import CompoundLLMEnv
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def median_seconds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each ``fn()`` over ``repeats`` runs, after one warm-up run of each.
+
+    The functions take turns (one run of each per round), so that a machine whose speed
+    drifts during the measurement slows them alike and their ratios stay comparable.
+    """
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(runs) for name, runs in times.items()}
 
 
 def core_figures(repeats: int) -> dict[str, float]:
     """Fast-path figures on one pre-drawn 500-job workload, FCFS: at R=L=10 (the paper's
-    single-stream executors) and on 10 regular executors with 2 continuous-batching replicas;
-    and drawing the workload."""
+    single-stream executors) and on 10 regular executors with 2 continuous-batching replicas,
+    and their ratio; and drawing the workload."""
     workload = Workload()
     jobs = list(workload.jobs(500, 0))
     batching = serving_cluster(10, 2)
-    return {
-        "fast_path_episode_ms": 1e3 * median_seconds(lambda: Simulator(jobs, 10, 10, FCFS()).run(), repeats),
-        "fast_path_batching_episode_ms": 1e3
-        * median_seconds(lambda: Simulator(jobs, policy=FCFS(), cluster=batching).run(), repeats),
-        "workload_500_jobs_ms": 1e3 * median_seconds(lambda: list(workload.jobs(500, 0)), repeats),
-        "stages_per_episode": sum(j.num_stages for j in jobs),
-    }
+    seconds = median_seconds(
+        {
+            "fast_path_episode_ms": lambda: Simulator(jobs, 10, 10, FCFS()).run(),
+            "fast_path_batching_episode_ms": lambda: Simulator(jobs, policy=FCFS(), cluster=batching).run(),
+            "workload_500_jobs_ms": lambda: list(workload.jobs(500, 0)),
+        },
+        repeats,
+    )
+    figures = {name: 1e3 * value for name, value in seconds.items()}
+    figures["batching_vs_single_stream"] = (
+        figures["fast_path_batching_episode_ms"] / figures["fast_path_episode_ms"]
+    )
+    figures["stages_per_episode"] = sum(j.num_stages for j in jobs)
+    return figures
 
 
 def masked_random_episode(
@@ -88,15 +101,19 @@ def env_figures(repeats: int) -> dict[str, float]:
         steps, seconds = masked_random_episode(env, seed)
         return steps / seconds
 
-    figures = {}
-    for name, env in (
-        ("env_steps_per_s", CompoundLLMEnv()),
-        ("env_small_steps_per_s", CompoundLLMEnv(**SMALL_VARIANT)),
-        ("serving_env_steps_per_s", CompoundLLMServingEnv()),
-        ("serving_env_small_steps_per_s", CompoundLLMServingEnv(**SERVING_SMALL_VARIANT)),
-    ):
+    envs = {
+        "env_steps_per_s": CompoundLLMEnv(),
+        "env_small_steps_per_s": CompoundLLMEnv(**SMALL_VARIANT),
+        "serving_env_steps_per_s": CompoundLLMServingEnv(),
+        "serving_env_small_steps_per_s": CompoundLLMServingEnv(**SERVING_SMALL_VARIANT),
+    }
+    for env in envs.values():
         steps_per_second(env, repeats)  # warm-up
-        figures[name] = statistics.median(steps_per_second(env, seed) for seed in range(repeats))
+    rates: dict[str, list[float]] = {name: [] for name in envs}
+    for seed in range(repeats):  # the environments take turns, as in median_seconds
+        for name, env in envs.items():
+            rates[name].append(steps_per_second(env, seed))
+    figures = {name: statistics.median(values) for name, values in rates.items()}
 
     env = CompoundLLMEnv()
     encode_seconds = 0.0

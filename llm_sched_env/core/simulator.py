@@ -25,6 +25,10 @@ from llm_sched_env.core.queues import FifoQueue, ReadyQueue
 from llm_sched_env.core.results import Results
 from llm_sched_env.core.state import BLOCKED, DONE, READY, JobState
 
+# Job shapes whose pool mapping a simulation keeps (Simulator._bind); when more come, it starts over,
+# so that memory stays flat over a trace of ever new shapes.
+ROUTE_CACHE_SIZE = 1024
+
 
 class FastPolicy(Protocol):
     """A policy that runs inside the simulator, choosing through its ready queues."""
@@ -197,6 +201,8 @@ class Simulator:
         try:
             route = self._routes.get(shape)
             if route is None:
+                if len(self._routes) >= ROUTE_CACHE_SIZE:
+                    self._routes.clear()
                 pools = tuple(self.cluster.stage_pools(spec))  # checks every stage
                 route = self._routes[shape] = (pools, self.cluster.checked_stages(pools))
             else:

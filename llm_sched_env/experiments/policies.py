@@ -150,7 +150,7 @@ def _paced_srpt(seed: np.random.SeedSequence) -> PacedSRPT:
 def _paced_srpt_window(seed: np.random.SeedSequence) -> InEnvironment:
     from llm_sched_env.agents.teacher import PacedSRPT as ObsPacedSRPT  # numpy only, no torch
 
-    return InEnvironment(ObsPacedSRPT(), name="PacedSRPT-32")
+    return InEnvironment(ObsPacedSRPT, "PacedSRPT-32")
 
 
 def _plas(seed: np.random.SeedSequence) -> PLAS:

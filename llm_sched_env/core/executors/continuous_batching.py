@@ -269,10 +269,9 @@ class BatchingPool:
         batch = len(r.seqs)
         if batch >= m.max_num_seqs:
             return -1
-        return min(
-            m.kv_capacity - r.need_base - batch * r.iterations - 1,
-            m.max_num_batched_tokens - r.decoders - r.prefill,
-        )
+        kv_room = m.kv_capacity - r.need_base - batch * r.iterations - 1
+        token_room = m.max_num_batched_tokens - r.decoders - r.prefill
+        return kv_room if kv_room < token_room else token_room
 
     # ---------------------------------------------------------------- the protocol
     def start(self, now: float, decide: bool) -> bool:
@@ -399,13 +398,14 @@ class BatchingPool:
         """Admit ready stages into the forming iterations; True when a choice is left to the caller."""
         round_ = self._round
         queue = self.queue
+        any_stage = self.model.context_limit  # a room this large takes any ready stage (check_stage)
         while queue:
-            smallest = self._min_ctx()
             target = None
             for r in round_:
-                room = self._threshold(r)
-                if room >= smallest and (target is None or len(r.seqs) < len(target.seqs)):
-                    target, limit = r, room
+                if target is None or len(r.seqs) < len(target.seqs):
+                    room = self._threshold(r)
+                    if room >= any_stage or room >= self._min_ctx():
+                        target, limit = r, room
             if target is None:
                 return False
             if len(queue) == 1:  # the one ready stage fits ``target``: no choice
@@ -436,8 +436,10 @@ class BatchingPool:
     def _admit_one(self, r: _Replica, job: JobState, stage: int, now: float) -> None:
         key = (job.spec.job_id, stage)
         ctx = self._queued.pop(key)
+        if not self._queued:
+            self._ctx_heap.clear()  # every entry is stale
         self._queued_total -= ctx
-        generated = self._kept.pop(key, 0)
+        generated = self._kept.pop(key, 0) if self._kept else 0
         it = r.iterations
         self._seq_keys = seq_key = self._seq_keys + 1
         kv_base = ctx - it + 1
@@ -466,11 +468,13 @@ class BatchingPool:
         # A queued stage that did not fit this iteration's token budget may fit the next one.
         if iterations > 1 and batch < m.max_num_seqs and self.queue:
             next_limit = min(m.kv_capacity - need - batch - 1, m.max_num_batched_tokens - batch)
-            if self._min_ctx() <= next_limit:
+            if next_limit >= m.context_limit or self._min_ctx() <= next_limit:
                 iterations = 1
         r.batch_kv0 = kv0 = need - batch
-        r.batch_first = first = max(m.t_floor, m.t_token * (r.decoders + r.prefill)) + m.t_kv * kv0
-        r.decode = decode = max(m.t_floor, m.t_token * batch)
+        t_floor, compute = m.t_floor, m.t_token * (r.decoders + r.prefill)
+        r.batch_first = first = (compute if compute > t_floor else t_floor) + m.t_kv * kv0
+        compute = m.t_token * batch
+        r.decode = decode = compute if compute > t_floor else t_floor
         r.start = now
         # The first iteration as iteration_seconds has it; the run ends where _first_boundary_after has it.
         self._set_run(r, iterations, now + run_seconds(first, decode, m.t_kv, kv0, batch, iterations))
@@ -493,27 +497,44 @@ class BatchingPool:
         return runs
 
     def _fitting_boundaries(
-        self, now: float, smallest: int, runs: list[tuple[_Replica, float, float]]
+        self, now: float, runs: list[tuple[_Replica, float, float]]
     ) -> list[tuple[_Replica, int, float]]:
-        """Of ``runs``, those that pass an iteration boundary after ``now`` at which a stage of
-        context ``smallest`` would fit: each with the first such boundary and its time."""
+        """Of ``runs``, those that pass an iteration boundary after ``now`` at which a stage that
+        may cut a run (:meth:`_cutting_context`) would fit: each with the first such boundary and its time."""
+        any_stage = self.model.context_limit
+        smallest = None
         cuts = []
         for r, j, gap in runs:
             # The room for a new sequence shrinks from boundary to boundary (the KV need grows by
             # the batch size per iteration): only the first boundary after ``now`` can take the stage.
             k, end = self._first_boundary_after(r, now, True, j, gap)
-            if k < r.planned and smallest <= self._room_at(r, k):
-                cuts.append((r, k, end))
+            if k >= r.planned:
+                continue
+            room = self._room_at(r, k)
+            if room < any_stage:
+                if smallest is None:
+                    smallest = self._cutting_context()
+                if room < smallest:
+                    continue
+            cuts.append((r, k, end))
         return cuts
+
+    def _cutting_context(self) -> float:
+        """The smallest context of a queued stage that may cut a run now: one pushed at this
+        instant or, after a deferred check, any."""
+        smallest = self._min_ctx()
+        if not self._deferred and self._new_ctx > smallest:
+            smallest = self._new_ctx  # the stages queued before were checked when they came
+        return smallest
 
     def _room_at(self, r: _Replica, k: int) -> int:
         """The largest context a new sequence may have to join ``r`` after ``k`` more iterations
         of its run (as :meth:`_threshold`)."""
         m = self.model
         batch = len(r.seqs)
-        return min(
-            m.kv_capacity - r.need_base - (r.iterations + k) * batch - 1, m.max_num_batched_tokens - batch
-        )
+        kv_room = m.kv_capacity - r.need_base - (r.iterations + k) * batch - 1
+        token_room = m.max_num_batched_tokens - batch
+        return kv_room if kv_room < token_room else token_room
 
     def _join_now(self, now: float, smallest: int) -> list[_Replica]:
         """Replicas whose run has an iteration ending exactly ``now`` at which a stage of context
@@ -553,7 +574,8 @@ class BatchingPool:
         q = self.model.t_kv * len(r.seqs) / 2
         lin = r.decode + self.model.t_kv * r.batch_kv0 + q
         j = 2 * rest / (lin + math.sqrt(lin * lin + 4 * q * rest))  # q j^2 + lin j = rest
-        return j, min(j - math.floor(j), math.ceil(j) - j) * r.decode
+        fraction = j - math.floor(j)
+        return j, (fraction if fraction < 0.5 else 1.0 - fraction) * r.decode
 
     def _cut_runs(self, now: float) -> None:
         """Once this instant's admissions are done, cut the runs that first reach a boundary at
@@ -565,13 +587,10 @@ class BatchingPool:
         """
         cuts = []
         if self.queue and (self._deferred or self._new_ctx != math.inf):
-            smallest = self._min_ctx()
-            if not self._deferred and self._new_ctx > smallest:
-                smallest = self._new_ctx  # the stages queued before were checked when they came
             # (Runs planned at this instant, which _open_runs may list here, stop at their first
             # boundary where a queued stage fits already: see _plan.)
             runs = self._runs if self._runs is not None else self._open_runs(now)
-            cuts = self._fitting_boundaries(now, smallest, runs)
+            cuts = self._fitting_boundaries(now, runs)
         self._deferred = False
         self._new_ctx = math.inf
         self._runs = None
