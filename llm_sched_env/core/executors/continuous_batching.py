@@ -58,7 +58,8 @@ KV_CAPACITY = 111_580  # (0.9 x 80 GB - 13.5 GB of weights) / 512 KiB; vLLM gpu_
 MAX_NUM_SEQS = 256  # vLLM's default max_num_seqs
 MAX_NUM_BATCHED_TOKENS = 8192  # vLLM's default max_num_batched_tokens (DESIGN.md section 7)
 CONTEXT_LIMIT = 4096  # Llama-2's context window: prompt_tokens + max_tokens must fit in it
-# Relative distance from a run's boundary below which ``now`` is checked against its float time.
+# Within ``_TOLERANCE * (now + 1)`` seconds of a run's real boundary, ``now`` is compared with
+# the boundary's float time (BatchingPool._position); farther away it cannot be on it.
 _TOLERANCE = 1e-9
 
 
