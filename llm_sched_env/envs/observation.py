@@ -63,6 +63,7 @@ LAYOUT = Layout(STAGE_TABLE, EXECUTOR_TABLE, POOL_TABLE, SYSTEM_TABLE, APP_CLASS
 
 # Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
 _LIVE = bytes(status in (BLOCKED, READY, RUNNING) for status in range(256))
+ANY_LIMIT = 1 << 62  # a pool's choice limit when every ready stage is a choice (see _select_others)
 
 
 def observation_tables(obs: dict[str, np.ndarray], layout: Layout = LAYOUT) -> dict[str, np.ndarray]:
@@ -136,6 +137,39 @@ class SlotEncoder:
     def release(self, job: JobState) -> None:
         """Forget a finished job."""
         self.table.release(job)
+
+    def _select_others(
+        self, sim: Simulator, limits: list[int], room: int, blocked: list[tuple[int, int, tuple[int, ...]]]
+    ) -> list[int]:
+        """Slot rule 3: up to ``room`` revealed, unfinished stages that are no choice, in FCFS order.
+
+        ``limits[p]`` is the largest context (prompt plus kept tokens) of a choice of pool ``p``:
+        -1 when it does not decide, ``ANY_LIMIT`` when every ready stage of it is a choice.
+        """
+        record = self.table.record
+        contexts = [pool.queue.contexts for pool in sim.pools]
+        keys: list[int] = []
+        for job in sim.active.values():
+            statuses, job_pools = job.status, job.pools
+            rank_bits = job.rank << STAGE_BITS
+            live = statuses.translate(_LIVE)
+            stage = live.find(1)
+            while stage >= 0:
+                status = statuses[stage]
+                key = rank_bits | stage
+                choice = False
+                if status == READY:  # a choice: its pool decides and it fits the pool's limit
+                    limit = limits[job_pools[stage]]
+                    choice = limit >= ANY_LIMIT or (limit >= 0 and contexts[job_pools[stage]][key] <= limit)
+                if not choice:
+                    record(job, stage, status)
+                    keys.append(key)
+                    if status == BLOCKED:
+                        blocked.append((key, rank_bits, job.spec.parents[stage]))
+                    if len(keys) == room:
+                        return keys
+                stage = live.find(1, stage + 1)
+        return keys
 
     def _encode_slots(
         self,
@@ -265,7 +299,8 @@ class ObservationEncoder(SlotEncoder):
         blocked: list[tuple[int, int, tuple[int, ...]]] = []
         actionable = None  # every shown stage is a ready stage of a deciding pool (a valid action)
         if len(keys) < self.slots:
-            others = self._select_others(sim, deciding, self.slots - len(keys), blocked)
+            limits = [ANY_LIMIT if pool_decides else -1 for pool_decides in deciding]
+            others = self._select_others(sim, limits, self.slots - len(keys), blocked)
             if others:
                 keys = sorted(keys + others)
                 actionable = set(ready_keys)
@@ -282,7 +317,7 @@ class ObservationEncoder(SlotEncoder):
         if deciding[0] and deciding[1]:
             keys = sorted(regular.keys[:slots] + llm.keys[:slots])[:slots]
             if len(keys) == slots:
-                keys = _with_heads(keys, regular, llm)
+                keys = with_heads(keys, class_heads(regular, llm))
             regular_items = regular.items
             shown_regular = sum(1 for key in keys if key in regular_items)
             return keys, [len(regular.keys) - shown_regular, len(llm.keys) - (len(keys) - shown_regular)]
@@ -290,38 +325,10 @@ class ObservationEncoder(SlotEncoder):
             queue = llm if deciding[LLM] else regular
             keys = queue.keys[:slots]
             if len(keys) == slots:
-                keys = _with_heads(keys, queue)
+                keys = with_heads(keys, class_heads(queue))
             left_out = len(queue.keys) - len(keys)
             return keys, [0, left_out] if deciding[LLM] else [left_out, 0]
         return [], [0, 0]
-
-    def _select_others(
-        self,
-        sim: Simulator,
-        deciding: tuple[bool, ...],
-        room: int,
-        blocked: list[tuple[int, int, tuple[int, ...]]],
-    ) -> list[int]:
-        """Slot rule 3: up to ``room`` other revealed, unfinished stages in FCFS order."""
-        record = self.table.record
-        keys: list[int] = []
-        for job in sim.active.values():
-            kinds, statuses = job.spec.kinds, job.status
-            rank_bits = job.rank << STAGE_BITS
-            live = statuses.translate(_LIVE)
-            stage = live.find(1)
-            while stage >= 0:
-                status = statuses[stage]
-                if status != READY or not deciding[kinds[stage]]:
-                    record(job, stage, status)
-                    key = rank_bits | stage
-                    keys.append(key)
-                    if status == BLOCKED:
-                        blocked.append((key, rank_bits, job.spec.parents[stage]))
-                    if len(keys) == room:
-                        return keys
-                stage = live.find(1, stage + 1)
-        return keys
 
     def _update_executors(self, sim: Simulator) -> None:
         """Update the rows of the executors that started or finished a stage since last time."""
@@ -378,27 +385,27 @@ class ObservationEncoder(SlotEncoder):
         )
 
 
-def _with_heads(keys: list[int], *queues: FcfsReadyQueue) -> list[int]:
-    """``keys`` (a full set of slots, sorted) with the queues' oldest stage of every app class.
+def class_heads(*queues: FcfsReadyQueue) -> list[int]:
+    """The queues' oldest ready stage of every app class."""
+    return [keys[0] for queue in queues for keys in queue.by_class if keys]
 
-    Slot rule 1: the newest shown stages that are no class's oldest make room for the
-    oldest stages of the classes that ``keys`` misses.
-    """
+
+def with_heads(keys: list[int], heads: Collection[int]) -> list[int]:
+    """``keys`` (a full set of slots, sorted) with every head (distinct keys): the newest shown
+    keys that are no head make room for the heads that ``keys`` misses (slot rule 1)."""
     last = keys[-1]
-    extras = [
-        by_class[0] for queue in queues for by_class in queue.by_class if by_class and by_class[0] > last
-    ]
-    if not extras:
-        return keys
-    heads = {by_class[0] for queue in queues for by_class in queue.by_class if by_class}
+    extras = [h for h in heads if h > last]
     drop = len(extras)
+    if not drop:
+        return keys
+    extras.sort()
     for i in range(len(keys) - 1, -1, -1):
         if keys[i] not in heads:
             del keys[i]
             drop -= 1
             if not drop:
                 break
-    return keys + sorted(extras)
+    return keys + extras
 
 
 def _executor_row(pool: int, app: int | None = None) -> array:

@@ -22,7 +22,7 @@ from bisect import bisect_right
 
 import numpy as np
 
-from llm_sched_env.core import BLOCKED, LLM, READY, RUNNING, JobState, Simulator
+from llm_sched_env.core import LLM, JobState, Simulator
 from llm_sched_env.core.executors import BatchingPool
 from llm_sched_env.envs.features import (
     POOL_SIZE_SCALE,
@@ -32,13 +32,9 @@ from llm_sched_env.envs.features import (
     pool_features,
     stage_features,
 )
-from llm_sched_env.envs.observation import SlotEncoder
+from llm_sched_env.envs.observation import ANY_LIMIT, SlotEncoder, class_heads, with_heads
 from llm_sched_env.envs.ready_queue import FcfsReadyQueue
 from llm_sched_env.envs.serving_config import ServingConfig
-from llm_sched_env.envs.stage_table import STAGE_BITS
-
-# Maps a status byte to 1 for revealed, unfinished stages (blocked, ready, running), else 0.
-_LIVE = bytes(status in (BLOCKED, READY, RUNNING) for status in range(256))
 
 
 def serving_layout(app_classes: tuple[str, ...]) -> Layout:
@@ -101,7 +97,7 @@ class ServingObservationEncoder(SlotEncoder):
         slots = self.slots
         firsts: list[list[int]] = []  # per deciding pool: its first ``slots`` choices, in FCFS order
         counts: list[int] = []  # per pool: its number of choices
-        limits: list[int] = []  # per pool: largest context of a choice (-1: none, _ANY: any ready stage)
+        limits: list[int] = []  # per pool: largest context of a choice (-1: none, ANY_LIMIT: any ready stage)
         deciding: list[tuple[FcfsReadyQueue, int]] = []  # per deciding pool: its queue and limit
         for pool in sim.pools:
             if not pool.needs_decision():
@@ -109,11 +105,11 @@ class ServingObservationEncoder(SlotEncoder):
                 limits.append(-1)
                 continue
             queue = pool.queue
-            limit = pool.admission_limit() if isinstance(pool, BatchingPool) else _ANY
-            if limit >= _ANY or limit >= queue.sorted_contexts[-1]:  # every ready stage fits
+            limit = pool.admission_limit() if isinstance(pool, BatchingPool) else ANY_LIMIT
+            if limit >= ANY_LIMIT or limit >= queue.sorted_contexts[-1]:  # every ready stage fits
                 firsts.append(queue.keys[:slots])
                 counts.append(len(queue.keys))
-                limits.append(_ANY)
+                limits.append(ANY_LIMIT)
             else:
                 count = bisect_right(queue.sorted_contexts, limit)
                 firsts.append(_fitting(queue, limit, min(count, slots)))
@@ -122,7 +118,7 @@ class ServingObservationEncoder(SlotEncoder):
             deciding.append((queue, limits[-1]))
         keys = firsts[0] if len(firsts) == 1 else sorted(key for items in firsts for key in items)[:slots]
         if len(keys) == slots:  # rule 1 may change the slots only when they are full
-            keys = _with_heads(keys, _heads(deciding))
+            keys = with_heads(keys, _heads(deciding))
         unshown = counts
         if len(firsts) == 1 or not firsts:
             for p, count in enumerate(counts):
@@ -145,35 +141,6 @@ class ServingObservationEncoder(SlotEncoder):
         self._write_executors_and_pools(sim, limits, unshown)
         self._write_context(floats, sim.now)
         return obs
-
-    def _select_others(
-        self, sim: Simulator, limits: list[int], room: int, blocked: list[tuple[int, int, tuple[int, ...]]]
-    ) -> list[int]:
-        """Slot rule 3: up to ``room`` revealed, unfinished stages that are no choice, in FCFS order."""
-        record = self.table.record
-        contexts = [pool.queue.contexts for pool in sim.pools]
-        keys: list[int] = []
-        for job in sim.active.values():
-            statuses, job_pools = job.status, job.pools
-            rank_bits = job.rank << STAGE_BITS
-            live = statuses.translate(_LIVE)
-            stage = live.find(1)
-            while stage >= 0:
-                status = statuses[stage]
-                key = rank_bits | stage
-                choice = False
-                if status == READY:  # a choice: its pool decides and it fits the pool's limit
-                    limit = limits[job_pools[stage]]
-                    choice = limit >= _ANY or (limit >= 0 and contexts[job_pools[stage]][key] <= limit)
-                if not choice:
-                    record(job, stage, status)
-                    keys.append(key)
-                    if status == BLOCKED:
-                        blocked.append((key, rank_bits, job.spec.parents[stage]))
-                    if len(keys) == room:
-                        return keys
-                stage = live.find(1, stage + 1)
-        return keys
 
     # ------------------------------------------------------ executors and pools
     def _write_executors_and_pools(self, sim: Simulator, limits: list[int], unshown: list[int]) -> None:
@@ -259,9 +226,6 @@ class ServingObservationEncoder(SlotEncoder):
         self._executor_scale.data[row] = self.stage_time_scale
 
 
-_ANY = 1 << 62  # the limit of a pool whose every ready stage is a choice
-
-
 def _fitting(queue: FcfsReadyQueue, limit: int, wanted: int) -> list[int]:
     """The first ``wanted`` queued stages whose context is at most ``limit``, in FCFS order
     (``wanted`` is at most the number of such stages, so the scan stops at the last one)."""
@@ -281,8 +245,8 @@ def _heads(deciding: list[tuple[FcfsReadyQueue, int]]) -> set[int]:
     """The oldest choice of each app class of each deciding pool, given as its queue and limit."""
     heads = set()
     for queue, limit in deciding:
-        if limit >= _ANY:
-            heads.update(keys[0] for keys in queue.by_class if keys)
+        if limit >= ANY_LIMIT:
+            heads.update(class_heads(queue))
             continue
         contexts = queue.contexts
         for keys in queue.by_class:
@@ -291,20 +255,3 @@ def _heads(deciding: list[tuple[FcfsReadyQueue, int]]) -> set[int]:
                     heads.add(key)
                     break
     return heads
-
-
-def _with_heads(keys: list[int], heads: set[int]) -> list[int]:
-    """``keys`` (a full set of slots, sorted) with every head: the newest shown keys that are no
-    head make room for the heads that ``keys`` misses (slot rule 1)."""
-    last = keys[-1]
-    extras = sorted(h for h in heads if h > last)
-    drop = len(extras)
-    if not drop:
-        return keys
-    for i in range(len(keys) - 1, -1, -1):
-        if keys[i] not in heads:
-            del keys[i]
-            drop -= 1
-            if not drop:
-                break
-    return keys + extras
