@@ -25,7 +25,6 @@ keeps every application's FCFS choice visible (enough for any app-priority polic
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections.abc import Collection
 
@@ -115,11 +114,12 @@ class SlotEncoder:
         )
         self._context_rows = Rows(1, self._context.stop - self._context.start)
         self._pools_offset = num_executors * layout.executors.width
-        # Per executor: since when it runs its stage, and the squashing scale of that elapsed
-        # time (infinite when idle or when the row shows no elapsed time).
-        self._executor_start = Rows(1, num_executors, "d")
-        self._executor_scale = Rows(1, num_executors, "d")
-        self._elapsed_column = layout.executors.offset("elapsed")
+        # The executors whose row shows a running stage's elapsed time: row -> (the cell of
+        # that time in the context rows, since when it runs).
+        self._clocks: dict[int, tuple[int, float]] = {}
+        elapsed = layout.executors.offset("elapsed")
+        self._elapsed_cell = [row * layout.executors.width + elapsed for row in range(num_executors)]
+        self._elapsed_scale = layout.executors.features[elapsed].scale_of(settings)
 
         self._slot_index = np.arange(s, dtype=np.int32)
         self.slot_keys: list[int] = []  # FCFS keys of the shown stages, slot by slot
@@ -247,15 +247,22 @@ class SlotEncoder:
         self._masks.write(masks, "edge_mask", self._ones[:m])
         return len(sources) - m
 
+    def _start_clock(self, row: int, since: float) -> None:
+        """Executor ``row`` runs a stage since ``since``: its row shows the elapsed time."""
+        self._clocks[row] = (self._elapsed_cell[row], since)
+
+    def _stop_clock(self, row: int) -> None:
+        """Executor ``row`` shows no elapsed time (its elapsed cell is left as written)."""
+        self._clocks.pop(row, None)
+
     def _write_context(self, floats: np.ndarray, now: float) -> None:
         """The executor, pool and system rows, with the executors' elapsed times of ``now``."""
-        context = self._context_rows.view
-        elapsed = now - self._executor_start.view
-        width = self.layout.executors.width
-        context[self._elapsed_column : self._pools_offset : width] = elapsed / (
-            elapsed + self._executor_scale.view
-        )
-        floats[self._context] = context
+        data = self._context_rows.data
+        scale = self._elapsed_scale
+        for cell, since in self._clocks.values():  # a few executors: cheaper than numpy calls
+            elapsed = now - since
+            data[cell] = elapsed / (elapsed + scale)
+        floats[self._context] = self._context_rows.view
 
 
 class ObservationEncoder(SlotEncoder):
@@ -350,8 +357,7 @@ class ObservationEncoder(SlotEncoder):
     def _set_idle(self, row: int, pool: int) -> None:
         o = row * NUM_EXECUTOR_FEATURES
         self._context_rows.data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
-        self._executor_start.data[row] = 0.0
-        self._executor_scale.data[row] = math.inf
+        self._stop_clock(row)
 
     def _set_busy(self, row: int, pool: int, ref: tuple[JobState, int]) -> None:
         job, stage = ref
@@ -360,8 +366,7 @@ class ObservationEncoder(SlotEncoder):
         data[o : o + NUM_EXECUTOR_FEATURES] = _BUSY[pool][app_class(job.spec.app)]
         estimate = job.spec.estimates[stage]
         data[o + E_ESTIMATE] = estimate / (estimate + self.stage_time_scale)
-        self._executor_start.data[row] = job.since[stage]
-        self._executor_scale.data[row] = self.stage_time_scale
+        self._start_clock(row, job.since[stage])
 
     def _write_pools_and_system(self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]) -> None:
         slots = self.slots

@@ -16,7 +16,6 @@ rule 3. True output tokens and unrevealed stages are never read.
 
 from __future__ import annotations
 
-import math
 from array import array
 from bisect import bisect_right
 
@@ -211,8 +210,7 @@ class ServingObservationEncoder(SlotEncoder):
         data = self._context_rows.data
         data[o : o + self._width] = array("f", bytes(4 * self._width))
         data[o + self._col["is_llm"]] = self._is_llm[pool]
-        self._executor_start.data[row] = 0.0
-        self._executor_scale.data[row] = math.inf
+        self._stop_clock(row)
 
     def _set_busy(self, row: int, ref: tuple[JobState, int]) -> None:
         job, stage = ref
@@ -222,8 +220,7 @@ class ServingObservationEncoder(SlotEncoder):
         data[o + col["busy"]] = data[o + col["batch"]] = 1.0
         estimate = job.spec.estimates[stage]
         data[o + col["estimate"]] = estimate / (estimate + self.stage_time_scale)
-        self._executor_start.data[row] = job.since[stage]
-        self._executor_scale.data[row] = self.stage_time_scale
+        self._start_clock(row, job.since[stage])
 
 
 def _fitting(queue: FcfsReadyQueue, limit: int, wanted: int) -> list[int]:
