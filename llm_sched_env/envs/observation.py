@@ -103,6 +103,11 @@ class SlotEncoder:
         # The masks are written as bytes first (cheaper than numpy for a few values).
         self._masks = _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s)
         self._ones = b"\x01" * max(s, e)
+        # Where each mask starts in the mask bytes.
+        self._stage_mask_at, self._job_mask_at, self._edge_mask_at, self._action_mask_at = (
+            self._masks.slices[key].start for key in ("stage_mask", "job_mask", "edge_mask", "action_mask")
+        )
+        self._stage_shift = np.array(STAGE_BITS)  # a 0-d array: cheaper in numpy arithmetic than an int
         floats = self._floats.slices
         self._context = slice(floats["executors"].start, floats["system"].stop)
         self.space = spaces.Dict(
@@ -193,7 +198,8 @@ class SlotEncoder:
         num_jobs = self._fill_stages(obs, masks, keys, sim.now)
         valid = self._ones[: len(keys)] if actionable is None else bytes([key in actionable for key in keys])
         self.action_mask = valid + bytes(self.slots - len(keys))
-        self._masks.write(masks, "action_mask", valid)
+        at = self._action_mask_at
+        masks[at : at + len(valid)] = valid
         self.unshown_jobs = len(sim.active) - num_jobs
         self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
         return obs, floats
@@ -206,20 +212,22 @@ class SlotEncoder:
         table = self.table
         table.update_new()
         key_array = np.fromiter(keys, np.int64, n)
-        ranks = key_array >> STAGE_BITS
+        ranks = key_array >> self._stage_shift
         index = table.stage_offsets.view.take(ranks) + key_array
         stages = obs["stages"].reshape(self.slots, table.width)
         table.stages.view.take(index, axis=0, out=stages[:n])
         elapsed = now - table.origins.view.take(index, axis=0)
         times = table.time_offset
         stages[:n, times : times + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
-        self._masks.write(masks, "stage_mask", self._ones[:n])
+        at = self._stage_mask_at
+        masks[at : at + n] = self._ones[:n]
 
         # Slots are in FCFS order, so a job's shown stages are consecutive.
         first_slots = obs["stage_job"][:n]
         first_slots[:] = ranks.searchsorted(ranks)
         job_mask = (first_slots == self._slot_index[:n]).tobytes()
-        self._masks.write(masks, "job_mask", job_mask)
+        at = self._job_mask_at
+        masks[at : at + n] = job_mask
         return job_mask.count(1)
 
     def _fill_edges(
@@ -244,7 +252,8 @@ class SlotEncoder:
         edges = obs["edges"]
         edges[:m] = sources[:m]
         edges[e : e + m] = targets[:m]
-        self._masks.write(masks, "edge_mask", self._ones[:m])
+        at = self._edge_mask_at
+        masks[at : at + m] = self._ones[:m]
         return len(sources) - m
 
     def _start_clock(self, row: int, since: float) -> None:
@@ -444,8 +453,3 @@ class _Parts:
         for key, part in self.slices.items():
             views[key] = array[part]
         return array
-
-    def write(self, data: bytearray, key: str, values: bytes) -> None:
-        """Write ``values`` at the start of part ``key`` of ``data`` (a byte per item)."""
-        start = self.slices[key].start
-        data[start : start + len(values)] = values
