@@ -28,12 +28,18 @@ class ReadyQueue(Protocol):
     def push(self, job: JobState, stage: int) -> None: ...
 
     def pop(self) -> StageRef:
-        """Remove and return the stage the policy starts next."""
+        """Remove and return the stage the policy starts next.
+
+        A pool starts each popped stage (its status becomes ``RUNNING``) before it pops
+        again, from this queue or any other; queues may rely on it (the state queues of
+        ``llm_sched_env.baselines.state_queue`` do).
+        """
 
     def pop_first(self, accept: Callable[[JobState, int], bool]) -> StageRef:
         """Remove and return the stage the policy starts next among those ``accept`` allows.
 
-        The caller guarantees that at least one queued stage is accepted.
+        The caller guarantees that at least one queued stage is accepted; the popped stage is
+        started before the next pop, as with :meth:`pop`.
         """
 
     def __iter__(self) -> Iterator[StageRef]: ...
