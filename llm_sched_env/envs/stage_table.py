@@ -176,8 +176,9 @@ class StageTable:
         self._static = static
         self._static_values = [f.value for f in features.features[static]]
         scales = [f.scale_of(settings) for f in features.features[static]]
-        self._squashed = [k for k, scale in enumerate(scales) if scale is not None]
-        self._static_scales = np.array([scales[k] for k in self._squashed], np.float64)
+        # Per static feature (a column each): whether it is squashed, and by what scale.
+        self._squashed = np.array([[scale is not None] for scale in scales])
+        self._static_scales = np.array([[scale or 0.0] for scale in scales], np.float64)
         self.stages = Rows(width, capacity)
         self.origins = Rows(3, capacity, "d")  # arrival, since, since
         self.scales = Rows(3, capacity, "d")
@@ -310,10 +311,9 @@ class StageTable:
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
-        values = np.array([[value(spec, i) for value in self._static_values] for i in range(n)], np.float64)
-        squashed = values[:, self._squashed]
-        values[:, self._squashed] = squashed / (squashed + self._static_scales)
-        block[:, self._static] = values
+        values = np.array([value(spec) for value in self._static_values], np.float64)  # a row per feature
+        np.divide(values, values + self._static_scales, out=values, where=self._squashed)
+        block[:, self._static] = values.T
         self.origins.view[base : base + n, 0] = spec.arrival
         self.scales.view[base : base + n, 0] = self._time_scales[0]
         return entry
