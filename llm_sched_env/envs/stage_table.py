@@ -44,21 +44,28 @@ JOB_GROUP = (
     "job_llm_pace",
 )
 
-_STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
+_STATUS_ONE_HOT = {
+    BLOCKED: array("f", (1.0, 0.0, 0.0)),
+    READY: array("f", (0.0, 1.0, 0.0)),
+    RUNNING: array("f", (0.0, 0.0, 1.0)),
+}
 
 
 class AppClasses:
-    """Application classes an observation tells apart: ``names`` then ``"other"``."""
+    """Application classes an observation tells apart: ``names`` then ``"other"``.
+
+    The class of ``app`` is ``index.get(app, other)``.
+    """
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
         self.classes = (*self.names, "other")
-        self._index = {name: k for k, name in enumerate(self.names)}
-        self._other = len(self.names)
+        self.index = {name: k for k, name in enumerate(self.names)}
+        self.other = len(self.names)
 
     def __call__(self, app: str) -> int:
         """Index of ``app`` in ``classes``."""
-        return self._index.get(app, self._other)
+        return self.index.get(app, self.other)
 
 
 app_class = AppClasses(APP_NAMES)
@@ -170,6 +177,13 @@ class StageTable:
         self.time_offset = features.group("time").start
         self.job_columns = features.group("job")
         self._time_scales = [f.scale_of(settings) for f in features.features[features.group("time")]]
+        # The scales of the waiting and elapsed times in each status: one of them shows as 0.
+        waiting, elapsed = self._time_scales[1:]
+        self._status_scales = {
+            BLOCKED: array("d", (waiting, math.inf)),
+            READY: array("d", (waiting, math.inf)),
+            RUNNING: array("d", (math.inf, elapsed)),
+        }
         self._job_scales = [f.scale_of(settings) for f in features.features[self.job_columns]]
         self._pending_scale = features.features[self.status_offset].scale_of(settings)
         static = features.group("static")
@@ -227,20 +241,18 @@ class StageTable:
         row = (entry.base if entry is not None else self._add(job).base) + stage
         pending = job.pending_parents[stage]
         mark = status | pending << 3
-        if self._marks[row] == mark:
+        marks = self._marks
+        if marks[row] == mark:
             return
-        self._marks[row] = mark
+        marks[row] = mark
         o = row * self.width + self.status_offset
         data = self.stages.data
         data[o] = pending / (pending + self._pending_scale)
-        data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
+        data[o + 1 : o + 4] = _STATUS_ONE_HOT[status]
         o = 3 * row
         origins = self.origins.data
         origins[o + 1] = origins[o + 2] = job.since[stage]
-        running = status == RUNNING
-        scales = self.scales.data
-        scales[o + 1] = math.inf if running else self._time_scales[1]
-        scales[o + 2] = self._time_scales[2] if running else math.inf
+        self.scales.data[o + 1 : o + 3] = self._status_scales[status]
 
     def left_queue(self, job: JobState, stage: int) -> None:
         """A ready stage left its queue (it starts): its next :meth:`record` is written even if the
