@@ -126,7 +126,7 @@ def position(spec: JobSpec) -> range:
 def _call_field(spec: JobSpec, index: int) -> list[float]:
     if spec.calls is None:
         return [0.0] * spec.num_stages
-    return [float(call[index]) if call is not None else 0.0 for call in spec.calls]
+    return [call[index] if call is not None else 0.0 for call in spec.calls]
 
 
 def prompt_tokens(spec: JobSpec) -> list[float]:

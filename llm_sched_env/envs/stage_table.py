@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Mapping, Sequence
+from math import frexp
 from typing import Any
 
 import numpy as np
@@ -101,11 +102,15 @@ class Rows:
         self.view = self._make_view()
 
 
-def exact_units(values: Sequence[float]) -> tuple[tuple[int, ...], int]:
+_TWO_53 = float(2**53)
+
+
+def exact_units(values: Sequence[float]) -> tuple[list[int], int]:
     """``values`` as integer multiples of one unit ``2**-k`` (exactly), and ``2**k``."""
-    ratios = [value.as_integer_ratio() for value in values]
-    shift = max(den.bit_length() for _, den in ratios) - 1  # every denominator is a power of two
-    return tuple(num << (shift + 1 - den.bit_length()) for num, den in ratios), 1 << shift
+    # value = m * 2**e with m * 2**53 an integer (math.frexp; cheaper than as_integer_ratio)
+    parts = [frexp(value) for value in values]
+    low = min(min([e for _, e in parts]), 53)  # the unit 2**(low - 53) is at most 1
+    return [int(m * _TWO_53) << (e - low) for m, e in parts], 1 << (53 - low)
 
 
 class JobEntry:
@@ -135,13 +140,13 @@ class JobEntry:
         self.ready = False  # the sums are computed when the job's state is next consistent
         spec = job.spec
         n = spec.num_stages
-        llm_stages = [stage for stage, kind in enumerate(spec.kinds) if kind == LLM]
-        exact, self.unit = exact_units([*spec.estimates, *(spec.durations[s] for s in llm_stages)])
+        # Only the durations of LLM stages are used, once they finish.
+        llm_durations = [
+            d if kind == LLM else 0.0 for d, kind in zip(spec.durations, spec.kinds, strict=True)
+        ]
+        exact, self.unit = exact_units(spec.estimates + tuple(llm_durations))
         self.estimates = exact[:n]
-        durations = [0] * n  # only those of LLM stages are used, once they finish
-        for stage, duration in zip(llm_stages, exact[n:], strict=True):
-            durations[stage] = duration
-        self.durations = durations
+        self.durations = exact[n:]
         self.work = [0, 0]
         self.live = self.took = self.expected = 0
 
