@@ -18,10 +18,6 @@ from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable
 StageRef = tuple[JobState, int]
 
 
-def _delete(keys: list[int], key: int) -> None:
-    del keys[bisect_left(keys, key)]
-
-
 class FcfsReadyQueue:
     """Ready stages of one pool, iterated in FCFS order (arrival rank, then position)."""
 
@@ -77,11 +73,14 @@ class FcfsReadyQueue:
         self._forget(job, stage, key)
 
     def _forget(self, job: JobState, stage: int, key: int) -> None:
-        _delete(self.keys, key)
-        _delete(self.by_class[self.class_index.get(job.spec.app, self.other_class)], key)
+        keys = self.keys
+        del keys[bisect_left(keys, key)]
+        keys = self.by_class[self.class_index.get(job.spec.app, self.other_class)]
+        del keys[bisect_left(keys, key)]
         self.table.left_queue(job, stage)
         if self.context is not None:
-            _delete(self.sorted_contexts, self.contexts.pop(key))
+            contexts = self.sorted_contexts
+            del contexts[bisect_left(contexts, self.contexts.pop(key))]
 
     def pop(self) -> StageRef:
         """Remove and return the FCFS-first ready stage."""

@@ -293,10 +293,11 @@ class StageTable:
         # LLM pace: how long the finished LLM stages ran (known once they finish) against their
         # estimates; an LLM's output length depends on the request, so it predicts the rest.
         pace = entry.took / entry.expected if entry.expected else 1.0
-        live, done = entry.live, job.spec.num_stages - job.remaining
+        n = len(job.status)  # its stages
+        live, done = entry.live, n - job.remaining
         s_total, s_regular, s_llm, s_live, s_done, s_pace = self._job_scales
         base = entry.base
-        self.stages.view[base : base + job.spec.num_stages, self.job_columns] = (
+        self.stages.view[base : base + n, self.job_columns] = (
             total / (total + s_total),
             regular_work / (regular_work + s_regular),
             llm_work / (llm_work + s_llm),

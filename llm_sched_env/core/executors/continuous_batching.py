@@ -243,8 +243,8 @@ class BatchingPool:
 
     # ------------------------------------------------------------ queue bookkeeping
     def context(self, job: JobState, stage: int) -> int:
-        """Tokens to prefill when ``stage`` is admitted: its prompt plus tokens kept by a preemption."""
-        return job.spec.calls[stage].prompt_tokens + self._kept.get((job.spec.job_id, stage), 0)
+        """Tokens to prefill when queued ``stage`` is admitted: prompt plus tokens kept by a preemption."""
+        return self._queued[(job.spec.job_id, stage)]
 
     def push(self, job: JobState, stage: int) -> None:
         key = (job.spec.job_id, stage)
@@ -363,7 +363,10 @@ class BatchingPool:
             raise ValueError(
                 f"no {self.name} executor is admitting now (stage {stage} of job {job.spec.job_id})"
             )
-        if self.context(job, stage) > self._limit:
+        ctx = self._queued.get((job.spec.job_id, stage))
+        if ctx is None:
+            raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready in {self.name}")
+        if ctx > self._limit:
             raise ValueError(
                 f"stage {stage} of job {job.spec.job_id} does not fit executor {r.id} of {self.name}"
             )
@@ -431,9 +434,10 @@ class BatchingPool:
         """True when every ready stage could join ``r``'s forming iteration together."""
         m = self.model
         queued, total = len(self._queued), self._queued_total
+        batch = len(r.seqs)
         return (
-            len(r.seqs) + queued <= m.max_num_seqs
-            and r.need() + total + queued <= m.kv_capacity
+            batch + queued <= m.max_num_seqs
+            and r.need_base + batch * r.iterations + total + queued <= m.kv_capacity
             and r.decoders + r.prefill + total <= m.max_num_batched_tokens
         )
 
