@@ -162,7 +162,9 @@ class StageTable:
     ``stage_offsets[k >> STAGE_BITS] + k``.
 
     A job's features are computed by :meth:`update_new` once its job was added, and kept up
-    to date by :meth:`stage_completed`, which must be told of every stage completion.
+    to date by :meth:`stage_completed`, which must be told of every stage completion; they
+    are written into the job's stage rows by :meth:`update_new`, which must be called before
+    the rows are read.
     """
 
     def __init__(
@@ -205,6 +207,7 @@ class StageTable:
         self.entries: dict[int, JobEntry] = {}  # by arrival rank
         self.stage_offsets = Rows(1, capacity, "q")  # by arrival rank
         self._new: list[JobEntry] = []  # entries whose sums are not computed yet
+        self._stale: dict[int, JobEntry] = {}  # by arrival rank: entries whose rows show older sums
         self._top = 0
         self._live_rows = 0
         self.clear()
@@ -213,9 +216,10 @@ class StageTable:
         self.entries.clear()
         self._top = self._live_rows = 0
         self._new.clear()
+        self._stale.clear()
 
     def stage_completed(self, job: JobState, stage: int) -> None:
-        """Update the job features of ``job`` after its ``stage`` finished (and revealed stages)."""
+        """Update the sums of ``job``'s features after its ``stage`` finished (and revealed stages)."""
         entry = self.entries.get(job.rank)
         if entry is None or not entry.ready or not job.remaining:
             return
@@ -229,16 +233,21 @@ class StageTable:
         if kinds[stage] == LLM:
             entry.took += entry.durations[stage]
             entry.expected += estimates[stage]
-        self._write_job_features(entry)
+        self._stale[job.rank] = entry
 
     def update_new(self) -> None:
-        """Compute the job features of the jobs added since the last call."""
+        """Bring the job features in the stage rows up to date: compute those of the jobs added
+        since the last call, and write those of the jobs whose stages finished since (once per job)."""
         entries = self.entries
         for entry in self._new:
             if entries.get(entry.job.rank) is entry:
                 self._compute_sums(entry)
                 self._write_job_features(entry)
         self._new.clear()
+        for rank, entry in self._stale.items():
+            if entries.get(rank) is entry:  # not released since
+                self._write_job_features(entry)
+        self._stale.clear()
 
     def record(self, job: JobState, stage: int, status: int) -> None:
         """Store the status of a revealed stage and when it entered it."""
