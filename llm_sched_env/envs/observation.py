@@ -25,7 +25,6 @@ keeps every application's FCFS choice visible (enough for any app-priority polic
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections.abc import Collection
 
@@ -104,6 +103,11 @@ class SlotEncoder:
         # The masks are written as bytes first (cheaper than numpy for a few values).
         self._masks = _Parts(np.int8, stage_mask=s, job_mask=s, edge_mask=e, action_mask=s)
         self._ones = b"\x01" * max(s, e)
+        # Where each mask starts in the mask bytes.
+        self._stage_mask_at, self._job_mask_at, self._edge_mask_at, self._action_mask_at = (
+            self._masks.slices[key].start for key in ("stage_mask", "job_mask", "edge_mask", "action_mask")
+        )
+        self._stage_shift = np.array(STAGE_BITS)  # a 0-d array: cheaper in numpy arithmetic than an int
         floats = self._floats.slices
         self._context = slice(floats["executors"].start, floats["system"].stop)
         self.space = spaces.Dict(
@@ -115,11 +119,12 @@ class SlotEncoder:
         )
         self._context_rows = Rows(1, self._context.stop - self._context.start)
         self._pools_offset = num_executors * layout.executors.width
-        # Per executor: since when it runs its stage, and the squashing scale of that elapsed
-        # time (infinite when idle or when the row shows no elapsed time).
-        self._executor_start = Rows(1, num_executors, "d")
-        self._executor_scale = Rows(1, num_executors, "d")
-        self._elapsed_column = layout.executors.offset("elapsed")
+        # The executors whose row shows a running stage's elapsed time: row -> (the cell of
+        # that time in the context rows, since when it runs).
+        self._clocks: dict[int, tuple[int, float]] = {}
+        elapsed = layout.executors.offset("elapsed")
+        self._elapsed_cell = [row * layout.executors.width + elapsed for row in range(num_executors)]
+        self._elapsed_scale = layout.executors.features[elapsed].scale_of(settings)
 
         self._slot_index = np.arange(s, dtype=np.int32)
         self.slot_keys: list[int] = []  # FCFS keys of the shown stages, slot by slot
@@ -193,7 +198,8 @@ class SlotEncoder:
         num_jobs = self._fill_stages(obs, masks, keys, sim.now)
         valid = self._ones[: len(keys)] if actionable is None else bytes([key in actionable for key in keys])
         self.action_mask = valid + bytes(self.slots - len(keys))
-        self._masks.write(masks, "action_mask", valid)
+        at = self._action_mask_at
+        masks[at : at + len(valid)] = valid
         self.unshown_jobs = len(sim.active) - num_jobs
         self.truncated_edges = self._fill_edges(obs, masks, keys, blocked) if blocked else 0
         return obs, floats
@@ -206,20 +212,22 @@ class SlotEncoder:
         table = self.table
         table.update_new()
         key_array = np.fromiter(keys, np.int64, n)
-        ranks = key_array >> STAGE_BITS
+        ranks = key_array >> self._stage_shift
         index = table.stage_offsets.view.take(ranks) + key_array
         stages = obs["stages"].reshape(self.slots, table.width)
         table.stages.view.take(index, axis=0, out=stages[:n])
         elapsed = now - table.origins.view.take(index, axis=0)
         times = table.time_offset
         stages[:n, times : times + 3] = elapsed / (elapsed + table.scales.view.take(index, axis=0))
-        self._masks.write(masks, "stage_mask", self._ones[:n])
+        at = self._stage_mask_at
+        masks[at : at + n] = self._ones[:n]
 
         # Slots are in FCFS order, so a job's shown stages are consecutive.
         first_slots = obs["stage_job"][:n]
         first_slots[:] = ranks.searchsorted(ranks)
         job_mask = (first_slots == self._slot_index[:n]).tobytes()
-        self._masks.write(masks, "job_mask", job_mask)
+        at = self._job_mask_at
+        masks[at : at + n] = job_mask
         return job_mask.count(1)
 
     def _fill_edges(
@@ -244,18 +252,26 @@ class SlotEncoder:
         edges = obs["edges"]
         edges[:m] = sources[:m]
         edges[e : e + m] = targets[:m]
-        self._masks.write(masks, "edge_mask", self._ones[:m])
+        at = self._edge_mask_at
+        masks[at : at + m] = self._ones[:m]
         return len(sources) - m
+
+    def _start_clock(self, row: int, since: float) -> None:
+        """Executor ``row`` runs a stage since ``since``: its row shows the elapsed time."""
+        self._clocks[row] = (self._elapsed_cell[row], since)
+
+    def _stop_clock(self, row: int) -> None:
+        """Executor ``row`` shows no elapsed time (its elapsed cell is left as written)."""
+        self._clocks.pop(row, None)
 
     def _write_context(self, floats: np.ndarray, now: float) -> None:
         """The executor, pool and system rows, with the executors' elapsed times of ``now``."""
-        context = self._context_rows.view
-        elapsed = now - self._executor_start.view
-        width = self.layout.executors.width
-        context[self._elapsed_column : self._pools_offset : width] = elapsed / (
-            elapsed + self._executor_scale.view
-        )
-        floats[self._context] = context
+        data = self._context_rows.data
+        scale = self._elapsed_scale
+        for cell, since in self._clocks.values():  # a few executors: cheaper than numpy calls
+            elapsed = now - since
+            data[cell] = elapsed / (elapsed + scale)
+        floats[self._context] = self._context_rows.view
 
 
 class ObservationEncoder(SlotEncoder):
@@ -350,8 +366,7 @@ class ObservationEncoder(SlotEncoder):
     def _set_idle(self, row: int, pool: int) -> None:
         o = row * NUM_EXECUTOR_FEATURES
         self._context_rows.data[o : o + NUM_EXECUTOR_FEATURES] = _IDLE[pool]
-        self._executor_start.data[row] = 0.0
-        self._executor_scale.data[row] = math.inf
+        self._stop_clock(row)
 
     def _set_busy(self, row: int, pool: int, ref: tuple[JobState, int]) -> None:
         job, stage = ref
@@ -360,8 +375,7 @@ class ObservationEncoder(SlotEncoder):
         data[o : o + NUM_EXECUTOR_FEATURES] = _BUSY[pool][app_class(job.spec.app)]
         estimate = job.spec.estimates[stage]
         data[o + E_ESTIMATE] = estimate / (estimate + self.stage_time_scale)
-        self._executor_start.data[row] = job.since[stage]
-        self._executor_scale.data[row] = self.stage_time_scale
+        self._start_clock(row, job.since[stage])
 
     def _write_pools_and_system(self, sim: Simulator, deciding: tuple[bool, ...], unshown: list[int]) -> None:
         slots = self.slots
@@ -439,8 +453,3 @@ class _Parts:
         for key, part in self.slices.items():
             views[key] = array[part]
         return array
-
-    def write(self, data: bytearray, key: str, values: bytes) -> None:
-        """Write ``values`` at the start of part ``key`` of ``data`` (a byte per item)."""
-        start = self.slices[key].start
-        data[start : start + len(values)] = values

@@ -16,7 +16,6 @@ rule 3. True output tokens and unrevealed stages are never read.
 
 from __future__ import annotations
 
-import math
 from array import array
 from bisect import bisect_right
 
@@ -75,6 +74,7 @@ class ServingObservationEncoder(SlotEncoder):
         self._first_row = [sum(p.count for p in pools[:i]) for i in range(len(pools))]
         self._counts = [p.count for p in pools]
         self._is_llm = [float(p.kind_code == LLM) for p in pools]
+        self._batching = [False] * len(pools)  # per pool: continuous batching (set by bind)
         self._pool_size = [p.count / (p.count + POOL_SIZE_SCALE) for p in pools]
         self._executor_runs: list[dict[int, tuple[JobState, int]]] = [{} for _ in pools]
         self.reset()
@@ -87,6 +87,7 @@ class ServingObservationEncoder(SlotEncoder):
                 self._set_idle(first + executor, pool)
 
     def bind(self, sim: Simulator) -> None:
+        self._batching = [isinstance(pool, BatchingPool) for pool in sim.pools]
         for pool in sim.pools:
             if isinstance(pool, BatchingPool):
                 pool.queue.track_contexts(pool.context)
@@ -99,13 +100,13 @@ class ServingObservationEncoder(SlotEncoder):
         counts: list[int] = []  # per pool: its number of choices
         limits: list[int] = []  # per pool: largest context of a choice (-1: none, ANY_LIMIT: any ready stage)
         deciding: list[tuple[FcfsReadyQueue, int]] = []  # per deciding pool: its queue and limit
-        for pool in sim.pools:
+        for pool, batching in zip(sim.pools, self._batching, strict=True):
             if not pool.needs_decision():
                 counts.append(0)
                 limits.append(-1)
                 continue
             queue = pool.queue
-            limit = pool.admission_limit() if isinstance(pool, BatchingPool) else ANY_LIMIT
+            limit = pool.admission_limit() if batching else ANY_LIMIT
             if limit >= ANY_LIMIT or limit >= queue.sorted_contexts[-1]:  # every ready stage fits
                 firsts.append(queue.keys[:slots])
                 counts.append(len(queue.keys))
@@ -146,18 +147,18 @@ class ServingObservationEncoder(SlotEncoder):
     def _write_executors_and_pools(self, sim: Simulator, limits: list[int], unshown: list[int]) -> None:
         """The executor and pool rows; ``limits[p]`` is -1 where pool ``p`` does not decide."""
         data = self._context_rows.data
-        slots = self.slots
+        slots, token_scale = self.slots, self.token_scale
+        c_busy, c_deciding, c_batch, c_kv_used, c_kv_free = self._replica_columns
         pool_rows: list[float] = []
         for p, pool in enumerate(sim.pools):
             count = self._counts[p]
-            queued = len(pool.queue)
+            queued = len(pool.queue.keys)
             deciding = limits[p] >= 0
-            if isinstance(pool, BatchingPool):
+            if self._batching[p]:
                 model = pool.model
                 capacity, max_seqs = model.kv_capacity, model.max_num_seqs
                 deciding_id = pool.deciding_executor()
                 busy = seqs = used_total = 0
-                c_busy, c_deciding, c_batch, c_kv_used, c_kv_free = self._replica_columns
                 for r in pool.replicas:
                     n = len(r.seqs)
                     used = r.need() - n
@@ -170,7 +171,7 @@ class ServingObservationEncoder(SlotEncoder):
                     data[o + c_deciding] = float(r.id == deciding_id)
                     data[o + c_batch] = n / max_seqs
                     data[o + c_kv_used] = used / capacity
-                    data[o + c_kv_free] = free / (free + self.token_scale)
+                    data[o + c_kv_free] = free / (free + token_scale)
                 seq_room = 1.0 - seqs / (count * max_seqs)
                 kv_free = 1.0 - used_total / (count * capacity)
             else:
@@ -211,8 +212,7 @@ class ServingObservationEncoder(SlotEncoder):
         data = self._context_rows.data
         data[o : o + self._width] = array("f", bytes(4 * self._width))
         data[o + self._col["is_llm"]] = self._is_llm[pool]
-        self._executor_start.data[row] = 0.0
-        self._executor_scale.data[row] = math.inf
+        self._stop_clock(row)
 
     def _set_busy(self, row: int, ref: tuple[JobState, int]) -> None:
         job, stage = ref
@@ -222,8 +222,7 @@ class ServingObservationEncoder(SlotEncoder):
         data[o + col["busy"]] = data[o + col["batch"]] = 1.0
         estimate = job.spec.estimates[stage]
         data[o + col["estimate"]] = estimate / (estimate + self.stage_time_scale)
-        self._executor_start.data[row] = job.since[stage]
-        self._executor_scale.data[row] = self.stage_time_scale
+        self._start_clock(row, job.since[stage])
 
 
 def _fitting(queue: FcfsReadyQueue, limit: int, wanted: int) -> list[int]:
