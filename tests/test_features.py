@@ -14,8 +14,8 @@ from llm_sched_env.envs.stage_table import StageTable
 SETTINGS = {"stage_time_scale": 10.0, "job_time_scale": 100.0, "token_scale": 1000.0, "stage_slots": 8}
 
 
-def num_parents(spec, stage: int) -> float:
-    return float(len(spec.parents[stage]))
+def num_parents(spec) -> list[float]:
+    return [float(len(parents)) for parents in spec.parents]
 
 
 def test_a_new_static_stage_feature_is_one_line_plus_its_computation() -> None:

@@ -163,7 +163,7 @@ class Simulator:
             raise RuntimeError("dispatch() is for decision mode; this simulator has a fast-path policy")
         if self.active.get(job.spec.job_id) is not job:
             raise ValueError(f"job {job.spec.job_id} is not in the system")
-        if not 0 <= stage < job.spec.num_stages or job.status[stage] != READY:
+        if not 0 <= stage < len(job.status) or job.status[stage] != READY:
             raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready")
         self.pools[job.pools[stage]].dispatch(job, stage, self.now)
 

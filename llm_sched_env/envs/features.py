@@ -10,15 +10,17 @@ encoder (:mod:`llm_sched_env.envs.reference`) and the agents' network inputs (wh
 features are binary).
 
 Stage features come in groups the fast encoder keeps in different ways: ``static`` ones
-follow from the visible part of the job specification and are computed once per job from
-their ``value(spec, stage)``; the ``status``, ``time`` and ``job`` groups are maintained
-incrementally by :class:`~llm_sched_env.envs.stage_table.StageTable`. **Adding a static
-stage feature** is one line in the table plus its computation, e.g. ::
+follow from the visible part of the job specification and are computed once per job, a
+column at a time, by their ``value(spec)``: the raw values of all of the job's stages. The
+``status``, ``time`` and ``job`` groups are maintained incrementally by
+:class:`~llm_sched_env.envs.stage_table.StageTable`. **Adding a static stage feature** is one
+line in the table plus its computation, e.g. ::
 
     Feature("prompt_tokens", "token_scale", doc="prompt tokens of an LLM call", value=prompt_tokens),
 
-with ``def prompt_tokens(spec, stage)`` returning the raw value; nothing else changes (the
-space, the offsets, the reference encoder and the networks follow the table).
+with ``def prompt_tokens(spec)`` returning the raw value of each stage, in stage order;
+nothing else changes (the space, the offsets, the reference encoder and the networks follow
+the table).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from dataclasses import dataclass
 
 from llm_sched_env.core import LLM, JobSpec
 
-StaticValue = Callable[[JobSpec, int], float]
+# The raw values of a static stage feature for every stage of a job, in stage order.
+StaticValue = Callable[[JobSpec], Sequence[float]]
 
 GROUPS = ("static", "status", "time", "job", "row")
 
@@ -40,8 +43,8 @@ class Feature:
     ``scale``: None shows the value as it is (``binary`` flags and fractions); a number or
     a configuration field name shows ``v / (v + scale)``. ``group`` says which code keeps
     a stage feature (see the module docstring); executor, pool and system features are
-    ``"row"`` features. ``value`` computes a static stage feature from the job's visible
-    specification.
+    ``"row"`` features. ``value`` computes a static stage feature of every stage of a job
+    from the job's visible specification.
     """
 
     name: str
@@ -108,33 +111,34 @@ class FeatureTable:
 
 
 # ------------------------------------------------------------------- static values
-def is_llm(spec: JobSpec, stage: int) -> float:
-    return float(spec.kinds[stage] == LLM)
+def is_llm(spec: JobSpec) -> list[float]:
+    return [float(kind == LLM) for kind in spec.kinds]
 
 
-def estimate(spec: JobSpec, stage: int) -> float:
-    return spec.estimates[stage]
+def estimate(spec: JobSpec) -> tuple[float, ...]:
+    return spec.estimates
 
 
-def position(spec: JobSpec, stage: int) -> float:
-    return float(stage)
+def position(spec: JobSpec) -> range:
+    return range(spec.num_stages)
 
 
-def _call_field(spec: JobSpec, stage: int, index: int) -> float:
-    call = spec.calls[stage] if spec.calls is not None else None
-    return float(call[index]) if call is not None else 0.0
+def _call_field(spec: JobSpec, index: int) -> list[float]:
+    if spec.calls is None:
+        return [0.0] * spec.num_stages
+    return [call[index] if call is not None else 0.0 for call in spec.calls]
 
 
-def prompt_tokens(spec: JobSpec, stage: int) -> float:
-    return _call_field(spec, stage, 0)  # LLMCall.prompt_tokens
+def prompt_tokens(spec: JobSpec) -> list[float]:
+    return _call_field(spec, 0)  # LLMCall.prompt_tokens
 
 
-def max_tokens(spec: JobSpec, stage: int) -> float:
-    return _call_field(spec, stage, 2)  # LLMCall.max_tokens
+def max_tokens(spec: JobSpec) -> list[float]:
+    return _call_field(spec, 2)  # LLMCall.max_tokens
 
 
-def estimate_tokens(spec: JobSpec, stage: int) -> float:
-    return _call_field(spec, stage, 3)  # LLMCall.estimate_tokens (output_tokens, field 1, is hidden)
+def estimate_tokens(spec: JobSpec) -> list[float]:
+    return _call_field(spec, 3)  # LLMCall.estimate_tokens (output_tokens, field 1, is hidden)
 
 
 POSITION_SCALE = 8.0  # position p in its job is shown as p / (p + POSITION_SCALE)
@@ -218,9 +222,9 @@ class _AppIs:
         self.other = app_classes[-1]
         self.known = frozenset(app_classes[:-1])
 
-    def __call__(self, spec: JobSpec, stage: int) -> float:
+    def __call__(self, spec: JobSpec) -> list[float]:
         app = spec.app if spec.app in self.known else self.other
-        return float(app == self.name)
+        return [float(app == self.name)] * spec.num_stages
 
 
 def executor_features(app_classes: Sequence[str], batching: bool = False) -> FeatureTable:

@@ -18,18 +18,24 @@ from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable
 StageRef = tuple[JobState, int]
 
 
-def _delete(keys: list[int], key: int) -> None:
-    del keys[bisect_left(keys, key)]
-
-
 class FcfsReadyQueue:
     """Ready stages of one pool, iterated in FCFS order (arrival rank, then position)."""
 
-    __slots__ = ("app_class", "by_class", "context", "contexts", "items", "keys", "sorted_contexts", "table")
+    __slots__ = (
+        "by_class",
+        "class_index",
+        "context",
+        "contexts",
+        "items",
+        "keys",
+        "other_class",
+        "sorted_contexts",
+        "table",
+    )
 
     def __init__(self, table: StageTable) -> None:
         self.table = table
-        self.app_class = table.apps
+        self.class_index, self.other_class = table.apps.index, table.apps.other  # see AppClasses
         self.keys: list[int] = []  # sorted stage keys
         self.by_class: list[list[int]] = [[] for _ in table.apps.classes]  # sorted keys per app class
         self.items: dict[int, StageRef] = {}
@@ -53,7 +59,7 @@ class FcfsReadyQueue:
     def push(self, job: JobState, stage: int) -> None:
         key = (job.rank << STAGE_BITS) | stage
         insort(self.keys, key)
-        insort(self.by_class[self.app_class(job.spec.app)], key)
+        insort(self.by_class[self.class_index.get(job.spec.app, self.other_class)], key)
         self.items[key] = (job, stage)
         self.table.record(job, stage, READY)
         if self.context is not None:
@@ -67,11 +73,14 @@ class FcfsReadyQueue:
         self._forget(job, stage, key)
 
     def _forget(self, job: JobState, stage: int, key: int) -> None:
-        _delete(self.keys, key)
-        _delete(self.by_class[self.app_class(job.spec.app)], key)
+        keys = self.keys
+        del keys[bisect_left(keys, key)]
+        keys = self.by_class[self.class_index.get(job.spec.app, self.other_class)]
+        del keys[bisect_left(keys, key)]
         self.table.left_queue(job, stage)
         if self.context is not None:
-            _delete(self.sorted_contexts, self.contexts.pop(key))
+            contexts = self.sorted_contexts
+            del contexts[bisect_left(contexts, self.contexts.pop(key))]
 
     def pop(self) -> StageRef:
         """Remove and return the FCFS-first ready stage."""

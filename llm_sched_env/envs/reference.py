@@ -109,7 +109,7 @@ def stage_row(
     """One stage's row, feature by feature."""
     row = []
     for f in layout.stages.features:
-        raw = f.value(job.spec, stage) if f.value is not None else STAGE_VALUES[f.name](job, stage, now)
+        raw = f.value(job.spec)[stage] if f.value is not None else STAGE_VALUES[f.name](job, stage, now)
         row.append(squash(raw, f.scale_of(settings)))
     return row
 

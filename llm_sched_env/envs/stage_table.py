@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Mapping, Sequence
+from math import frexp
 from typing import Any
 
 import numpy as np
@@ -44,21 +45,28 @@ JOB_GROUP = (
     "job_llm_pace",
 )
 
-_STATUS_ONE_HOT = {BLOCKED: (1.0, 0.0, 0.0), READY: (0.0, 1.0, 0.0), RUNNING: (0.0, 0.0, 1.0)}
+_STATUS_ONE_HOT = {
+    BLOCKED: array("f", (1.0, 0.0, 0.0)),
+    READY: array("f", (0.0, 1.0, 0.0)),
+    RUNNING: array("f", (0.0, 0.0, 1.0)),
+}
 
 
 class AppClasses:
-    """Application classes an observation tells apart: ``names`` then ``"other"``."""
+    """Application classes an observation tells apart: ``names`` then ``"other"``.
+
+    The class of ``app`` is ``index.get(app, other)``.
+    """
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
         self.classes = (*self.names, "other")
-        self._index = {name: k for k, name in enumerate(self.names)}
-        self._other = len(self.names)
+        self.index = {name: k for k, name in enumerate(self.names)}
+        self.other = len(self.names)
 
     def __call__(self, app: str) -> int:
         """Index of ``app`` in ``classes``."""
-        return self._index.get(app, self._other)
+        return self.index.get(app, self.other)
 
 
 app_class = AppClasses(APP_NAMES)
@@ -94,11 +102,15 @@ class Rows:
         self.view = self._make_view()
 
 
-def exact_units(values: Sequence[float]) -> tuple[tuple[int, ...], int]:
+_TWO_53 = float(2**53)
+
+
+def exact_units(values: Sequence[float]) -> tuple[list[int], int]:
     """``values`` as integer multiples of one unit ``2**-k`` (exactly), and ``2**k``."""
-    ratios = [value.as_integer_ratio() for value in values]
-    shift = max(den.bit_length() for _, den in ratios) - 1  # every denominator is a power of two
-    return tuple(num << (shift + 1 - den.bit_length()) for num, den in ratios), 1 << shift
+    # value = m * 2**e with m * 2**53 an integer (math.frexp; cheaper than as_integer_ratio)
+    parts = [frexp(value) for value in values]
+    low = min(min([e for _, e in parts]), 53)  # the unit 2**(low - 53) is at most 1
+    return [int(m * _TWO_53) << (e - low) for m, e in parts], 1 << (53 - low)
 
 
 class JobEntry:
@@ -128,13 +140,13 @@ class JobEntry:
         self.ready = False  # the sums are computed when the job's state is next consistent
         spec = job.spec
         n = spec.num_stages
-        llm_stages = [stage for stage, kind in enumerate(spec.kinds) if kind == LLM]
-        exact, self.unit = exact_units([*spec.estimates, *(spec.durations[s] for s in llm_stages)])
+        # Only the durations of LLM stages are used, once they finish.
+        llm_durations = [
+            d if kind == LLM else 0.0 for d, kind in zip(spec.durations, spec.kinds, strict=True)
+        ]
+        exact, self.unit = exact_units(spec.estimates + tuple(llm_durations))
         self.estimates = exact[:n]
-        durations = [0] * n  # only those of LLM stages are used, once they finish
-        for stage, duration in zip(llm_stages, exact[n:], strict=True):
-            durations[stage] = duration
-        self.durations = durations
+        self.durations = exact[n:]
         self.work = [0, 0]
         self.live = self.took = self.expected = 0
 
@@ -150,7 +162,9 @@ class StageTable:
     ``stage_offsets[k >> STAGE_BITS] + k``.
 
     A job's features are computed by :meth:`update_new` once its job was added, and kept up
-    to date by :meth:`stage_completed`, which must be told of every stage completion.
+    to date by :meth:`stage_completed`, which must be told of every stage completion; they
+    are written into the job's stage rows by :meth:`update_new`, which must be called before
+    the rows are read.
     """
 
     def __init__(
@@ -170,14 +184,22 @@ class StageTable:
         self.time_offset = features.group("time").start
         self.job_columns = features.group("job")
         self._time_scales = [f.scale_of(settings) for f in features.features[features.group("time")]]
+        # The scales of the waiting and elapsed times in each status: one of them shows as 0.
+        waiting, elapsed = self._time_scales[1:]
+        self._status_scales = {
+            BLOCKED: array("d", (waiting, math.inf)),
+            READY: array("d", (waiting, math.inf)),
+            RUNNING: array("d", (math.inf, elapsed)),
+        }
         self._job_scales = [f.scale_of(settings) for f in features.features[self.job_columns]]
         self._pending_scale = features.features[self.status_offset].scale_of(settings)
         static = features.group("static")
         self._static = static
         self._static_values = [f.value for f in features.features[static]]
         scales = [f.scale_of(settings) for f in features.features[static]]
-        self._squashed = [k for k, scale in enumerate(scales) if scale is not None]
-        self._static_scales = np.array([scales[k] for k in self._squashed], np.float64)
+        # Per static feature (a column each): whether it is squashed, and by what scale.
+        self._squashed = np.array([[scale is not None] for scale in scales])
+        self._static_scales = np.array([[scale or 0.0] for scale in scales], np.float64)
         self.stages = Rows(width, capacity)
         self.origins = Rows(3, capacity, "d")  # arrival, since, since
         self.scales = Rows(3, capacity, "d")
@@ -185,6 +207,7 @@ class StageTable:
         self.entries: dict[int, JobEntry] = {}  # by arrival rank
         self.stage_offsets = Rows(1, capacity, "q")  # by arrival rank
         self._new: list[JobEntry] = []  # entries whose sums are not computed yet
+        self._stale: dict[int, JobEntry] = {}  # by arrival rank: entries whose rows show older sums
         self._top = 0
         self._live_rows = 0
         self.clear()
@@ -193,9 +216,10 @@ class StageTable:
         self.entries.clear()
         self._top = self._live_rows = 0
         self._new.clear()
+        self._stale.clear()
 
     def stage_completed(self, job: JobState, stage: int) -> None:
-        """Update the job features of ``job`` after its ``stage`` finished (and revealed stages)."""
+        """Update the sums of ``job``'s features after its ``stage`` finished (and revealed stages)."""
         entry = self.entries.get(job.rank)
         if entry is None or not entry.ready or not job.remaining:
             return
@@ -209,16 +233,21 @@ class StageTable:
         if kinds[stage] == LLM:
             entry.took += entry.durations[stage]
             entry.expected += estimates[stage]
-        self._write_job_features(entry)
+        self._stale[job.rank] = entry
 
     def update_new(self) -> None:
-        """Compute the job features of the jobs added since the last call."""
+        """Bring the job features in the stage rows up to date: compute those of the jobs added
+        since the last call, and write those of the jobs whose stages finished since (once per job)."""
         entries = self.entries
         for entry in self._new:
             if entries.get(entry.job.rank) is entry:
                 self._compute_sums(entry)
                 self._write_job_features(entry)
         self._new.clear()
+        for rank, entry in self._stale.items():
+            if entries.get(rank) is entry:  # not released since
+                self._write_job_features(entry)
+        self._stale.clear()
 
     def record(self, job: JobState, stage: int, status: int) -> None:
         """Store the status of a revealed stage and when it entered it."""
@@ -226,20 +255,18 @@ class StageTable:
         row = (entry.base if entry is not None else self._add(job).base) + stage
         pending = job.pending_parents[stage]
         mark = status | pending << 3
-        if self._marks[row] == mark:
+        marks = self._marks
+        if marks[row] == mark:
             return
-        self._marks[row] = mark
+        marks[row] = mark
         o = row * self.width + self.status_offset
         data = self.stages.data
         data[o] = pending / (pending + self._pending_scale)
-        data[o + 1], data[o + 2], data[o + 3] = _STATUS_ONE_HOT[status]
+        data[o + 1 : o + 4] = _STATUS_ONE_HOT[status]
         o = 3 * row
         origins = self.origins.data
         origins[o + 1] = origins[o + 2] = job.since[stage]
-        running = status == RUNNING
-        scales = self.scales.data
-        scales[o + 1] = math.inf if running else self._time_scales[1]
-        scales[o + 2] = self._time_scales[2] if running else math.inf
+        self.scales.data[o + 1 : o + 3] = self._status_scales[status]
 
     def left_queue(self, job: JobState, stage: int) -> None:
         """A ready stage left its queue (it starts): its next :meth:`record` is written even if the
@@ -275,10 +302,11 @@ class StageTable:
         # LLM pace: how long the finished LLM stages ran (known once they finish) against their
         # estimates; an LLM's output length depends on the request, so it predicts the rest.
         pace = entry.took / entry.expected if entry.expected else 1.0
-        live, done = entry.live, job.spec.num_stages - job.remaining
+        n = len(job.status)  # its stages
+        live, done = entry.live, n - job.remaining
         s_total, s_regular, s_llm, s_live, s_done, s_pace = self._job_scales
         base = entry.base
-        self.stages.view[base : base + job.spec.num_stages, self.job_columns] = (
+        self.stages.view[base : base + n, self.job_columns] = (
             total / (total + s_total),
             regular_work / (regular_work + s_regular),
             llm_work / (llm_work + s_llm),
@@ -310,10 +338,9 @@ class StageTable:
         self._marks[base : base + n] = [-1] * n
         block = self.stages.view[base : base + n]
         block[:] = 0.0
-        values = np.array([[value(spec, i) for value in self._static_values] for i in range(n)], np.float64)
-        squashed = values[:, self._squashed]
-        values[:, self._squashed] = squashed / (squashed + self._static_scales)
-        block[:, self._static] = values
+        values = np.array([value(spec) for value in self._static_values], np.float64)  # a row per feature
+        np.divide(values, values + self._static_scales, out=values, where=self._squashed)
+        block[:, self._static] = values.T
         self.origins.view[base : base + n, 0] = spec.arrival
         self.scales.view[base : base + n, 0] = self._time_scales[0]
         return entry

@@ -216,7 +216,9 @@ class BatchingPool:
         self.replicas = [_Replica(e) for e in range(count)]
         self._schedule = schedule
         self._kept: dict[tuple[int, int], int] = {}  # tokens kept by preempted stages
-        self._queued: dict[tuple[int, int], int] = {}  # context p + g of every queued stage
+        # Context p + g of every queued stage: the queue's stages, so that a plain dict says whether
+        # the queue is empty and how long it is.
+        self._queued: dict[tuple[int, int], int] = {}
         self._queued_total = 0  # their sum
         self._ctx_heap: list[
             tuple[int, tuple[int, int]]
@@ -226,6 +228,7 @@ class BatchingPool:
         self._round: list[_Replica] | None = None  # replicas forming an iteration now
         self._idle = list(self.replicas)  # replicas left without sequences by their last round
         self._deciding: _Replica | None = None
+        self._limit = -1  # the largest context the open choice admits (see _threshold)
         self._deferred = False  # a run that a queued stage may cut was left for a later check
         # Runs that stages pushed at this instant may join or cut, with where ``now`` falls in each.
         self._runs: list[tuple[_Replica, float, float]] | None = None
@@ -240,8 +243,8 @@ class BatchingPool:
 
     # ------------------------------------------------------------ queue bookkeeping
     def context(self, job: JobState, stage: int) -> int:
-        """Tokens to prefill when ``stage`` is admitted: its prompt plus tokens kept by a preemption."""
-        return job.spec.calls[stage].prompt_tokens + self._kept.get((job.spec.job_id, stage), 0)
+        """Tokens to prefill when queued ``stage`` is admitted: prompt plus tokens kept by a preemption."""
+        return self._queued[(job.spec.job_id, stage)]
 
     def push(self, job: JobState, stage: int) -> None:
         key = (job.spec.job_id, stage)
@@ -298,7 +301,7 @@ class BatchingPool:
                 if not later:
                     # (Every stage pushed since the last start is still queued: _new_ctx is their smallest.)
                     boundary += self._join_now(now, self._new_ctx)
-            if self.queue and self._idle:  # idle replicas take ready stages too
+            if self._queued and self._idle:  # idle replicas take ready stages too
                 boundary += self._idle
             if not boundary:
                 self._cut_runs(now)
@@ -306,7 +309,7 @@ class BatchingPool:
             if len(boundary) > 1:
                 boundary.sort(key=_by_id)
             self._round = boundary
-        if self.queue and self._admit(now, decide):
+        if self._queued and self._admit(now, decide):
             return True
         idle = self._idle
         for r in self._round:
@@ -345,14 +348,14 @@ class BatchingPool:
     def choices(self) -> list[StageRef]:
         if self._deciding is None:
             return []
-        limit = self._threshold(self._deciding)
+        limit = self._limit
         return [(job, stage) for job, stage in self.queue if self.context(job, stage) <= limit]
 
     def admission_limit(self) -> int:
         """The largest context (prompt plus kept tokens) a stage may have to be among the open
         choice's stages (-1 when no choice is open). At ``model.context_limit`` or more,
         every ready stage fits."""
-        return self._threshold(self._deciding) if self._deciding is not None else -1
+        return self._limit if self._deciding is not None else -1
 
     def dispatch(self, job: JobState, stage: int, now: float) -> None:
         r = self._deciding
@@ -360,7 +363,10 @@ class BatchingPool:
             raise ValueError(
                 f"no {self.name} executor is admitting now (stage {stage} of job {job.spec.job_id})"
             )
-        if self.context(job, stage) > self._threshold(r):
+        ctx = self._queued.get((job.spec.job_id, stage))
+        if ctx is None:
+            raise ValueError(f"stage {stage} of job {job.spec.job_id} is not ready in {self.name}")
+        if ctx > self._limit:
             raise ValueError(
                 f"stage {stage} of job {job.spec.job_id} does not fit executor {r.id} of {self.name}"
             )
@@ -398,9 +404,9 @@ class BatchingPool:
     def _admit(self, now: float, decide: bool) -> bool:
         """Admit ready stages into the forming iterations; True when a choice is left to the caller."""
         round_ = self._round
-        queue = self.queue
+        queue, queued = self.queue, self._queued
         any_stage = self.model.context_limit  # a room this large takes any ready stage (check_stage)
-        while queue:
+        while queued:
             target = None
             for r in round_:
                 if target is None or len(r.seqs) < len(target.seqs):
@@ -409,7 +415,7 @@ class BatchingPool:
                         target, limit = r, room
             if target is None:
                 return False
-            if len(queue) == 1:  # the one ready stage fits ``target``: no choice
+            if len(queued) == 1:  # the one ready stage fits ``target``: no choice
                 job, stage = queue.pop()
             elif self._all_fit(target):
                 # No choice: every ready stage joins. They join oldest first whatever the
@@ -417,10 +423,10 @@ class BatchingPool:
                 # is the same on the fast path and in decision mode.
                 job, stage = queue.pop_first(partial(_is, min(queue, key=_arrival_order)))
             elif decide:
-                self._deciding = target
+                self._deciding, self._limit = target, limit
                 return True
             else:
-                job, stage = queue.pop_first(partial(_fits, self._queued, limit))
+                job, stage = queue.pop_first(partial(_fits, queued, limit))
             self._admit_one(target, job, stage, now)
         return False
 
@@ -428,9 +434,10 @@ class BatchingPool:
         """True when every ready stage could join ``r``'s forming iteration together."""
         m = self.model
         queued, total = len(self._queued), self._queued_total
+        batch = len(r.seqs)
         return (
-            len(r.seqs) + queued <= m.max_num_seqs
-            and r.need() + total + queued <= m.kv_capacity
+            batch + queued <= m.max_num_seqs
+            and r.need_base + batch * r.iterations + total + queued <= m.kv_capacity
             and r.decoders + r.prefill + total <= m.max_num_batched_tokens
         )
 
@@ -467,7 +474,7 @@ class BatchingPool:
         if preempting < iterations:
             iterations = preempting
         # A queued stage that did not fit this iteration's token budget may fit the next one.
-        if iterations > 1 and batch < m.max_num_seqs and self.queue:
+        if iterations > 1 and batch < m.max_num_seqs and self._queued:
             next_limit = min(m.kv_capacity - need - batch - 1, m.max_num_batched_tokens - batch)
             if next_limit >= m.context_limit or self._min_ctx() <= next_limit:
                 iterations = 1
@@ -587,7 +594,7 @@ class BatchingPool:
         decides whether they are cut).
         """
         cuts = []
-        if self.queue and (self._deferred or self._new_ctx != math.inf):
+        if self._queued and (self._deferred or self._new_ctx != math.inf):
             # (Runs planned at this instant, which _open_runs may list here, stop at their first
             # boundary where a queued stage fits already: see _plan.)
             runs = self._runs if self._runs is not None else self._open_runs(now)

@@ -70,7 +70,8 @@ class SingleStreamPool:
         finished.append(token)  # type: ignore[arg-type]
 
     def needs_decision(self) -> bool:
-        return bool(self.free) and len(self.queue) > len(self.free)
+        free = self.free
+        return bool(free) and len(self.queue) > len(free)
 
     def choices(self) -> list[StageRef]:
         return list(self.queue)
