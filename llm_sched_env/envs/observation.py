@@ -151,13 +151,14 @@ class SlotEncoder:
         ``limits[p]`` is the largest context (prompt plus kept tokens) of a choice of pool ``p``:
         -1 when it does not decide, ``ANY_LIMIT`` when every ready stage of it is a choice.
         """
-        record = self.table.record
+        record_all = self.table.record_all
         contexts = [pool.queue.contexts for pool in sim.pools]
         keys: list[int] = []
         for job in sim.active.values():
             statuses, job_pools = job.status, job.pools
             rank_bits = job.rank << STAGE_BITS
             live = statuses.translate(_LIVE)
+            shown: list[int] = []  # the job's stages taken
             stage = live.find(1)
             while stage >= 0:
                 status = statuses[stage]
@@ -167,13 +168,17 @@ class SlotEncoder:
                     limit = limits[job_pools[stage]]
                     choice = limit >= ANY_LIMIT or (limit >= 0 and contexts[job_pools[stage]][key] <= limit)
                 if not choice:
-                    record(job, stage, status)
+                    shown.append(stage)
                     keys.append(key)
                     if status == BLOCKED:
                         blocked.append((key, rank_bits, job.spec.parents[stage]))
                     if len(keys) == room:
-                        return keys
+                        break
                 stage = live.find(1, stage + 1)
+            if shown:
+                record_all(job, shown)
+                if len(keys) == room:
+                    return keys
         return keys
 
     def _encode_slots(

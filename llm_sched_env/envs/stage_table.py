@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from math import frexp
 from typing import Any
 
@@ -255,10 +255,25 @@ class StageTable:
         row = (entry.base if entry is not None else self._add(job).base) + stage
         pending = job.pending_parents[stage]
         mark = status | pending << 3
-        marks = self._marks
-        if marks[row] == mark:
-            return
-        marks[row] = mark
+        if self._marks[row] != mark:
+            self._write_status(job, stage, row, status, pending, mark)
+
+    def record_all(self, job: JobState, stages: Iterable[int]) -> None:
+        """:meth:`record` each of ``stages`` (revealed stages of ``job``) with its current status."""
+        entry = self.entries.get(job.rank)
+        base = entry.base if entry is not None else self._add(job).base
+        marks, statuses, pending_parents = self._marks, job.status, job.pending_parents
+        for stage in stages:
+            status, pending = statuses[stage], pending_parents[stage]
+            mark = status | pending << 3
+            if marks[base + stage] != mark:
+                self._write_status(job, stage, base + stage, status, pending, mark)
+
+    def _write_status(
+        self, job: JobState, stage: int, row: int, status: int, pending: int, mark: int
+    ) -> None:
+        """Write the status features of ``stage`` (row ``row``) and remember them as ``mark``."""
+        self._marks[row] = mark
         o = row * self.width + self.status_offset
         data = self.stages.data
         data[o] = pending / (pending + self._pending_scale)
