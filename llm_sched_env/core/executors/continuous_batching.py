@@ -35,6 +35,7 @@ first boundary where the stage fits, only on the replicas whose such boundary co
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -220,9 +221,7 @@ class BatchingPool:
         # the queue is empty and how long it is.
         self._queued: dict[tuple[int, int], int] = {}
         self._queued_total = 0  # their sum
-        self._ctx_heap: list[
-            tuple[int, tuple[int, int]]
-        ] = []  # (context, (job_id, stage)); stale ones skipped
+        self._contexts: list[int] = []  # the queued contexts, sorted
         self._new_ctx = math.inf  # smallest context pushed since the last start
         self._boundary: list[_Replica] = []  # replicas whose run ended at the current instant
         self._round: list[_Replica] | None = None  # replicas forming an iteration now
@@ -253,19 +252,14 @@ class BatchingPool:
             ctx += self._kept.get(key, 0)
         self._queued[key] = ctx
         self._queued_total += ctx
-        heappush(self._ctx_heap, (ctx, key))
+        insort(self._contexts, ctx)
         if ctx < self._new_ctx:
             self._new_ctx = ctx
         self.queue.push(job, stage)
 
     def _min_ctx(self) -> float:
-        heap, queued = self._ctx_heap, self._queued
-        while heap:
-            ctx, key = heap[0]
-            if queued.get(key) == ctx:
-                return ctx
-            heappop(heap)
-        return math.inf
+        contexts = self._contexts
+        return contexts[0] if contexts else math.inf
 
     def _threshold(self, r: _Replica) -> int:
         """Largest context a new sequence may have to be admitted to ``r`` now (-1: none)."""
@@ -444,8 +438,8 @@ class BatchingPool:
     def _admit_one(self, r: _Replica, job: JobState, stage: int, now: float) -> None:
         key = (job.spec.job_id, stage)
         ctx = self._queued.pop(key)
-        if not self._queued:
-            self._ctx_heap.clear()  # every entry is stale
+        contexts = self._contexts
+        del contexts[bisect_left(contexts, ctx)]
         self._queued_total -= ctx
         generated = self._kept.pop(key, 0) if self._kept else 0
         it = r.iterations
