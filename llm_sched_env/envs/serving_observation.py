@@ -113,7 +113,7 @@ class ServingObservationEncoder(SlotEncoder):
                 limits.append(ANY_LIMIT)
             else:
                 count = bisect_right(queue.sorted_contexts, limit)
-                firsts.append(_fitting(queue, limit, min(count, slots)))
+                firsts.append(_fitting(queue, limit, min(count, slots), count))
                 counts.append(count)
                 limits.append(limit)
             deciding.append((queue, limits[-1]))
@@ -225,13 +225,13 @@ class ServingObservationEncoder(SlotEncoder):
         self._start_clock(row, job.since[stage])
 
 
-def _fitting(queue: FcfsReadyQueue, limit: int, wanted: int) -> list[int]:
-    """The first ``wanted`` queued stages whose context is at most ``limit``, in FCFS order
-    (``wanted`` is at most the number of such stages, so the scan stops at the last one)."""
+def _fitting(queue: FcfsReadyQueue, limit: int, wanted: int, count: int) -> list[int]:
+    """The first ``wanted`` of the ``count`` queued stages whose context is at most ``limit``, in
+    FCFS order (``wanted <= count``)."""
     contexts = queue.contexts
+    if wanted == count:  # all of them: one pass over the contexts beats a scan to the last one
+        return sorted([key for key, context in contexts.items() if context <= limit])
     items: list[int] = []
-    if not wanted:
-        return items
     for key in queue.keys:
         if contexts[key] <= limit:
             items.append(key)
