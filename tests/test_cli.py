@@ -319,3 +319,16 @@ def test_simulate_per_app_lines_fit_long_application_names(tmp_path: Path, capsy
     long_row, short_row = capsys.readouterr().out.splitlines()[1:]
     assert long_row.endswith(" 1.00 s") and short_row.endswith(" 2.00 s")
     assert len(long_row) == len(short_row)
+
+
+def test_masked_random_episode_runs_an_episode_without_decisions():
+    """With so few jobs that every ready stage fits, no decision is asked: one step ends it."""
+    from llm_sched_env.cli.speed import masked_random_episode
+    from llm_sched_env.envs import CompoundLLMEnv
+
+    env = CompoundLLMEnv(num_jobs=1)
+    _, info = env.reset(seed=0)
+    assert not info["decision"]
+    steps, _ = masked_random_episode(env, 0)
+    assert steps == 1
+    assert len(env.results) == 1

@@ -68,7 +68,8 @@ def masked_random_episode(
 
     The seconds count the steps only, not the reset (which draws the workload). The uniform
     draws are made up front, so that the loop times the environment, not the policy.
-    ``on_step`` is called before each step.
+    ``on_step`` is called before each step. An episode that needs no decision is one step
+    (of slot 0: any action ends it).
     """
     draws = np.random.default_rng(seed).random(1 << 16).tolist()
     obs, _ = env.reset(seed=seed)
@@ -78,7 +79,8 @@ def masked_random_episode(
         if on_step is not None:
             on_step()
         valid = obs["action_mask"].nonzero()[0]
-        obs, _, terminated, _, _ = env.step(valid[int(draws[steps % len(draws)] * len(valid))])
+        action = valid[int(draws[steps % len(draws)] * len(valid))] if len(valid) else 0
+        obs, _, terminated, _, _ = env.step(action)
         steps += 1
     return steps, time.perf_counter() - start
 
