@@ -88,8 +88,8 @@ class ServingObservationEncoder(SlotEncoder):
 
     def bind(self, sim: Simulator) -> None:
         self._batching = [isinstance(pool, BatchingPool) for pool in sim.pools]
-        for pool in sim.pools:
-            if isinstance(pool, BatchingPool):
+        for pool, batching in zip(sim.pools, self._batching, strict=True):
+            if batching:
                 pool.queue.track_contexts(pool.context)
 
     # ------------------------------------------------------------------- encoding
