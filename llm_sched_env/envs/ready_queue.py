@@ -29,7 +29,6 @@ class FcfsReadyQueue:
         "items",
         "keys",
         "other_class",
-        "sorted_contexts",
         "table",
     )
 
@@ -39,14 +38,13 @@ class FcfsReadyQueue:
         self.keys: list[int] = []  # sorted stage keys
         self.by_class: list[list[int]] = [[] for _ in table.apps.classes]  # sorted keys per app class
         self.items: dict[int, StageRef] = {}
-        # For a batching pool (see track_contexts): each stage's context and all of them sorted.
+        # For a batching pool (see track_contexts): each stage's context.
         self.context: Callable[[JobState, int], int] | None = None
         self.contexts: dict[int, int] = {}
-        self.sorted_contexts: list[int] = []
 
     def track_contexts(self, context: Callable[[JobState, int], int]) -> None:
         """Keep ``context(job, stage)`` (a batching pool's prompt plus kept tokens) of every stage
-        pushed from now on, so that the stages that fit a limit are counted by bisection."""
+        pushed from now on, by stage key, in ``contexts``."""
         self.context = context
 
     def __len__(self) -> int:
@@ -63,8 +61,7 @@ class FcfsReadyQueue:
         self.items[key] = (job, stage)
         self.table.record(job, stage, READY)
         if self.context is not None:
-            ctx = self.contexts[key] = self.context(job, stage)
-            insort(self.sorted_contexts, ctx)
+            self.contexts[key] = self.context(job, stage)
 
     def remove(self, job: JobState, stage: int) -> None:
         key = (job.rank << STAGE_BITS) | stage
@@ -79,8 +76,7 @@ class FcfsReadyQueue:
         del keys[bisect_left(keys, key)]
         self.table.left_queue(job, stage)
         if self.context is not None:
-            contexts = self.sorted_contexts
-            del contexts[bisect_left(contexts, self.contexts.pop(key))]
+            del self.contexts[key]
 
     def pop(self) -> StageRef:
         """Remove and return the FCFS-first ready stage."""

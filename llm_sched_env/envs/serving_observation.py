@@ -107,12 +107,12 @@ class ServingObservationEncoder(SlotEncoder):
                 continue
             queue = pool.queue
             limit = pool.admission_limit() if batching else ANY_LIMIT
-            if limit >= ANY_LIMIT or limit >= queue.sorted_contexts[-1]:  # every ready stage fits
+            if limit >= ANY_LIMIT or limit >= pool.queued_contexts[-1]:  # every ready stage fits
                 firsts.append(queue.keys[:slots])
                 counts.append(len(queue.keys))
                 limits.append(ANY_LIMIT)
             else:
-                count = bisect_right(queue.sorted_contexts, limit)
+                count = bisect_right(pool.queued_contexts, limit)
                 firsts.append(_fitting(queue, limit, min(count, slots), count))
                 counts.append(count)
                 limits.append(limit)

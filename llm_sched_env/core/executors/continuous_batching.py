@@ -221,7 +221,7 @@ class BatchingPool:
         # the queue is empty and how long it is.
         self._queued: dict[tuple[int, int], int] = {}
         self._queued_total = 0  # their sum
-        self._contexts: list[int] = []  # the queued contexts, sorted
+        self.queued_contexts: list[int] = []  # the queued stages' contexts, sorted (read-only outside)
         self._new_ctx = math.inf  # smallest context pushed since the last start
         self._boundary: list[_Replica] = []  # replicas whose run ended at the current instant
         self._round: list[_Replica] | None = None  # replicas forming an iteration now
@@ -252,13 +252,13 @@ class BatchingPool:
             ctx += self._kept.get(key, 0)
         self._queued[key] = ctx
         self._queued_total += ctx
-        insort(self._contexts, ctx)
+        insort(self.queued_contexts, ctx)
         if ctx < self._new_ctx:
             self._new_ctx = ctx
         self.queue.push(job, stage)
 
     def _min_ctx(self) -> float:
-        contexts = self._contexts
+        contexts = self.queued_contexts
         return contexts[0] if contexts else math.inf
 
     def _threshold(self, r: _Replica) -> int:
@@ -438,7 +438,7 @@ class BatchingPool:
     def _admit_one(self, r: _Replica, job: JobState, stage: int, now: float) -> None:
         key = (job.spec.job_id, stage)
         ctx = self._queued.pop(key)
-        contexts = self._contexts
+        contexts = self.queued_contexts
         del contexts[bisect_left(contexts, ctx)]
         self._queued_total -= ctx
         generated = self._kept.pop(key, 0) if self._kept else 0
