@@ -80,6 +80,15 @@ def _check_number(value: object, field_name: str, minimum_nonzero: float = 0.0) 
     return float(value)
 
 
+def _check_stage_numbers(values: object, name: str, minimum_nonzero: float = 0.0) -> tuple[float, ...]:
+    """``stages[i].<name>`` of every stage, each checked as :func:`_check_number` checks it."""
+    values = tuple(values)  # type: ignore[arg-type]
+    # The common case (floats in range), without building a field name per stage.
+    if all(type(v) is float and 0 <= v <= MAX_TIME and (v == 0 or v >= minimum_nonzero) for v in values):
+        return values
+    return tuple(_check_number(v, f"stages[{i}].{name}", minimum_nonzero) for i, v in enumerate(values))
+
+
 @dataclass(frozen=True, eq=True)
 class JobSpec:
     """One realized job: every stage it will ever run, with true durations.
@@ -134,18 +143,8 @@ class JobSpec:
         object.__setattr__(self, "kinds", tuple(self.kinds))
         object.__setattr__(self, "parents", tuple(tuple(ps) for ps in self.parents))
         object.__setattr__(self, "revealed_by", tuple(self.revealed_by))
-        object.__setattr__(
-            self,
-            "durations",
-            tuple(
-                _check_number(d, f"stages[{i}].duration", MIN_DURATION) for i, d in enumerate(self.durations)
-            ),
-        )
-        object.__setattr__(
-            self,
-            "estimates",
-            tuple(_check_number(e, f"stages[{i}].estimate") for i, e in enumerate(self.estimates)),
-        )
+        object.__setattr__(self, "durations", _check_stage_numbers(self.durations, "duration", MIN_DURATION))
+        object.__setattr__(self, "estimates", _check_stage_numbers(self.estimates, "estimate"))
         children: list[list[int]] = [[] for _ in range(n)]
         reveals: list[list[int]] = [[] for _ in range(n)]
         for i, (parents, revealer) in enumerate(zip(self.parents, self.revealed_by, strict=True)):
