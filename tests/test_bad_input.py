@@ -176,6 +176,36 @@ def test_any_accepted_job_has_a_finite_jct_that_is_zero_only_without_work(
     assert abs(jct - math.fsum(chain)) <= (n + 1) * math.ulp(finish)
 
 
+def _has_cycle(n: int, edges: set[tuple[int, int]]) -> bool:
+    """Plain reference: some stage reaches itself (transitive closure, Warshall)."""
+    reach = [[(a, b) in edges for b in range(n)] for a in range(n)]
+    for k in range(n):
+        for a in range(n):
+            if reach[a][k]:
+                for b in range(n):
+                    reach[a][b] = reach[a][b] or reach[k][b]
+    return any(reach[a][a] for a in range(n))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), n=st.integers(2, 6))
+def test_a_job_is_accepted_exactly_when_its_parent_and_reveal_edges_have_no_cycle(
+    data: st.DataObject, n: int
+) -> None:
+    """Stages may be listed in any order; only edges into earlier stages can close a cycle."""
+    other = [st.sampled_from([s for s in range(n) if s != i]) for i in range(n)]
+    parents = [tuple(sorted(data.draw(st.sets(other[i], max_size=3)))) for i in range(n)]
+    revealed_by = [data.draw(st.none() | other[i]) for i in range(n)]
+    edges = {(p, i) for i in range(n) for p in parents[i]}
+    edges |= {(r, i) for i, r in enumerate(revealed_by) if r is not None}
+    args = (0, "a", 0.0, (0,) * n, (1.0,) * n, (1.0,) * n, tuple(parents), tuple(revealed_by))
+    if _has_cycle(n, edges):
+        with pytest.raises(JobSpecError, match="form a cycle"):
+            JobSpec(*args)
+    else:
+        assert JobSpec(*args).num_stages == n
+
+
 @settings(max_examples=50, deadline=None)
 @given(arrivals=st.lists(times, min_size=1, max_size=8), work=durations.filter(lambda d: d > 0))
 def test_every_accepted_job_appears_in_the_results(arrivals: list[float], work: float) -> None:

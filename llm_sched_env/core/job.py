@@ -147,22 +147,28 @@ class JobSpec:
         object.__setattr__(self, "estimates", _check_stage_numbers(self.estimates, "estimate"))
         children: list[list[int]] = [[] for _ in range(n)]
         reveals: list[list[int]] = [[] for _ in range(n)]
+        backward = False  # an edge into an earlier stage: only then can the edges form a cycle
         for i, (parents, revealer) in enumerate(zip(self.parents, self.revealed_by, strict=True)):
             if len(set(parents)) != len(parents):
                 raise JobSpecError(f"stages[{i}].parents", f"duplicate parent in {list(parents)}")
             for p in parents:
                 if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < n:
                     raise JobSpecError(f"stages[{i}].parents", f"unknown parent {p!r}")
-                if p == i:
-                    raise JobSpecError(f"stages[{i}].parents", "a stage cannot be its own parent")
+                if p >= i:
+                    if p == i:
+                        raise JobSpecError(f"stages[{i}].parents", "a stage cannot be its own parent")
+                    backward = True
                 children[p].append(i)
             if revealer is not None:
                 if not isinstance(revealer, int) or isinstance(revealer, bool) or not 0 <= revealer < n:
                     raise JobSpecError(f"stages[{i}].revealed_by", f"unknown stage {revealer!r}")
-                if revealer == i:
-                    raise JobSpecError(f"stages[{i}].revealed_by", "a stage cannot reveal itself")
+                if revealer >= i:
+                    if revealer == i:
+                        raise JobSpecError(f"stages[{i}].revealed_by", "a stage cannot reveal itself")
+                    backward = True
                 reveals[revealer].append(i)
-        _check_acyclic(self.parents, self.revealed_by)
+        if backward:
+            _check_acyclic(self.parents, self.revealed_by)
         if self.pools is not None:
             object.__setattr__(self, "pools", _check_pools(self.pools, n))
         if self.calls is not None:
