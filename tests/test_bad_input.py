@@ -23,15 +23,17 @@ from llm_sched_env.baselines import FCFS
 from llm_sched_env.cli import main
 from llm_sched_env.core import Cluster, ContinuousBatching, JobSpec, JobSpecError, PoolSpec, Simulator
 from llm_sched_env.core.job import MAX_TIME, MAX_TOKENS, MIN_DURATION
-from llm_sched_env.envs import CompoundLLMConfig
+from llm_sched_env.envs import CompoundLLMConfig, CompoundLLMEnv
 from llm_sched_env.envs.config import (
     MAX_EDGE_SLOTS,
     MAX_ENV_EXECUTORS,
+    MAX_JOB_STAGES,
     MAX_JOBS,
     MAX_SCALE,
     MAX_STAGE_SLOTS,
     MIN_SCALE,
 )
+from llm_sched_env.envs.stage_table import STAGE_BITS, STAGE_MASK
 from llm_sched_env.experiments import CellConfig
 from llm_sched_env.workloads import PoissonArrivals, Workload
 from llm_sched_env.workloads.arrivals import MAX_ARRIVAL_RATE, MIN_ARRIVAL_RATE
@@ -443,6 +445,40 @@ def test_sizes_at_their_bound_are_accepted() -> None:
         num_regular=MAX_ENV_EXECUTORS, num_llm=MAX_ENV_EXECUTORS, stage_slots=MAX_STAGE_SLOTS
     )
     assert (config.num_regular, config.stage_slots) == (MAX_ENV_EXECUTORS, MAX_STAGE_SLOTS)
+
+
+def _chain_job(job_id: int, num_stages: int) -> JobSpec:
+    """A chain of ``num_stages`` regular stages of 1 ms."""
+    parents = ((), *((i,) for i in range(num_stages - 1)))
+    return JobSpec(
+        job_id,
+        "a",
+        0.0,
+        (0,) * num_stages,
+        (1e-3,) * num_stages,
+        (1e-3,) * num_stages,
+        parents,
+        (None,) * num_stages,
+    )
+
+
+def test_a_trace_job_over_the_stage_bound_is_named_and_one_at_it_runs_to_the_end() -> None:
+    with pytest.raises(
+        ValueError, match=r"^trace\[1\]: job 1 has 8,193 stages; the environments take at most 8,192$"
+    ):
+        CompoundLLMConfig.from_trace([_chain_job(0, 3), _chain_job(1, MAX_JOB_STAGES + 1)])
+    env = CompoundLLMEnv(CompoundLLMConfig.from_trace([_chain_job(0, 2), _chain_job(1, MAX_JOB_STAGES)]))
+    env.reset()
+    terminated = False
+    while not terminated:
+        _, _, terminated, _, _ = env.step(0)
+    assert sorted(env.results.jct_by_job()) == [0, 1]
+
+
+def test_stage_keys_of_the_largest_episode_are_one_digit_ints() -> None:
+    # (rank << STAGE_BITS) | position below 2**30: Python keeps such ints in one digit.
+    assert (MAX_JOBS << STAGE_BITS) | STAGE_MASK < 2**30
+    assert STAGE_MASK + 1 == MAX_JOB_STAGES
 
 
 # ---------------------------------------------------------------- streaming memory

@@ -22,6 +22,7 @@ from llm_sched_env.envs import (
     observation_tables,
 )
 from llm_sched_env.envs.reference import reference_observation
+from llm_sched_env.envs.stage_table import STAGE_BITS, STAGE_MASK
 from llm_sched_env.workloads import PoissonArrivals, Workload
 
 TINY = {**SERVING_SMALL_VARIANT, "num_jobs": 20}
@@ -222,9 +223,9 @@ def test_the_mask_holds_exactly_the_stages_that_fit_the_deciding_replica() -> No
     while not terminated:
         sim = env._sim
         fits = {(j.rank, s) for p in sim.decision_pools() for j, s in sim.choices(p)}
-        shown = [env._encoder.table.entries[k >> 24].job for k in env._encoder.slot_keys]
+        shown = [env._encoder.table.entries[k >> STAGE_BITS].job for k in env._encoder.slot_keys]
         for slot, key in enumerate(env._encoder.slot_keys):
-            job, stage = shown[slot], key & ((1 << 24) - 1)
+            job, stage = shown[slot], key & STAGE_MASK
             assert obs["action_mask"][slot] == ((job.rank, stage) in fits)
             checked += job.status[stage] == READY and (job.rank, stage) not in fits
         obs, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))

@@ -23,6 +23,9 @@ NUM_POOLS = 2  # regular and LLM executors
 # Largest sizes, checked before anything is allocated: an observation holds a row per
 # executor and per slot, and an episode's jobs are drawn into a list.
 MAX_JOBS = 100_000
+# Stages of one job. A stage's FCFS key is (arrival rank << 13) | position, so the keys of
+# up to MAX_JOBS jobs stay below 2**30: one-digit Python ints, which compare, hash and sort faster.
+MAX_JOB_STAGES = 8_192
 MAX_ENV_EXECUTORS = 10_000  # per pool; the simulator alone allows core.MAX_EXECUTORS
 MAX_STAGE_SLOTS = 4_096
 MAX_EDGE_SLOTS = 16_384
@@ -171,6 +174,11 @@ def check_trace(trace: object, num_jobs: int) -> tuple[JobSpec, ...]:
     trace = tuple(trace)  # type: ignore[arg-type]
     for k, job in enumerate(trace):
         _require(isinstance(job, JobSpec), f"trace[{k}]", "must be a JobSpec", job)
+        if job.num_stages > MAX_JOB_STAGES:
+            raise ValueError(
+                f"trace[{k}]: job {job.job_id} has {job.num_stages:,} stages; "
+                f"the environments take at most {MAX_JOB_STAGES:,}"
+            )
     first_index: dict[int, int] = {}
     for k, job in enumerate(trace):
         if job.job_id in first_index:

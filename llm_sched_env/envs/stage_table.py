@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from llm_sched_env.core import BLOCKED, DONE, HIDDEN, LLM, READY, RUNNING, JobState
-from llm_sched_env.envs.config import APP_CLASSES, APP_NAMES
+from llm_sched_env.envs.config import APP_CLASSES, APP_NAMES, MAX_JOB_STAGES
 from llm_sched_env.envs.features import FeatureTable, stage_features
 
-STAGE_BITS = 24  # a stage key is (arrival rank << STAGE_BITS) | position: FCFS order as one int
+# A stage key is (arrival rank << STAGE_BITS) | position: FCFS order as one int.
+STAGE_BITS = (MAX_JOB_STAGES - 1).bit_length()
 STAGE_MASK = (1 << STAGE_BITS) - 1
 
 # The stage features of CompoundLLM-v0 (see llm_sched_env.envs.features for their meaning).
