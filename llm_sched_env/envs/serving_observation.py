@@ -235,7 +235,8 @@ def _fitting(queue: FcfsReadyQueue, limit: int, wanted: int, count: int) -> list
     for key in queue.keys:
         if contexts[key] <= limit:
             items.append(key)
-            if len(items) == wanted:
+            wanted -= 1
+            if not wanted:
                 break
     return items
 
