@@ -398,14 +398,14 @@ class BatchingPool:
     def _admit(self, now: float, decide: bool) -> bool:
         """Admit ready stages into the forming iterations; True when a choice is left to the caller."""
         round_ = self._round
-        queue, queued = self.queue, self._queued
+        queue, queued, contexts = self.queue, self._queued, self.queued_contexts
         any_stage = self.model.context_limit  # a room this large takes any ready stage (check_stage)
         while queued:
             target = None
             for r in round_:
                 if target is None or len(r.seqs) < len(target.seqs):
                     room = self._threshold(r)
-                    if room >= any_stage or room >= self._min_ctx():
+                    if room >= any_stage or room >= contexts[0]:  # the smallest queued context
                         target, limit = r, room
             if target is None:
                 return False
