@@ -23,8 +23,9 @@ NUM_POOLS = 2  # regular and LLM executors
 # Largest sizes, checked before anything is allocated: an observation holds a row per
 # executor and per slot, and an episode's jobs are drawn into a list.
 MAX_JOBS = 100_000
-# Stages of one job. A stage's FCFS key is (arrival rank << 13) | position, so the keys of
-# up to MAX_JOBS jobs stay below 2**30: one-digit Python ints, which compare, hash and sort faster.
+# Stages of one job. A stage's FCFS key is (arrival rank << STAGE_BITS) | position, STAGE_BITS = 13
+# here, so the keys of up to MAX_JOBS jobs stay below 2**30: one-digit Python ints, which
+# compare, hash and sort faster.
 MAX_JOB_STAGES = 8_192
 MAX_ENV_EXECUTORS = 10_000  # per pool; the simulator alone allows core.MAX_EXECUTORS
 MAX_STAGE_SLOTS = 4_096
@@ -117,8 +118,8 @@ class CompoundLLMConfig(FromMapping):
             age, remaining work of a job). The three scales lie in ``[MIN_SCALE, MAX_SCALE]``
             = ``[1e-3, 1e9]``.
         trace: fixed jobs replayed in every episode instead of generated ones (the first
-            ``num_jobs`` of them; use :meth:`from_trace`); ``arrival_rate`` and ``app_mix``
-            are then unused.
+            ``num_jobs`` of them; use :meth:`from_trace`), each of at most ``MAX_JOB_STAGES``
+            (8,192) stages; ``arrival_rate`` and ``app_mix`` are then unused.
     """
 
     num_jobs: int = 500
@@ -167,8 +168,8 @@ SMALL_VARIANT: dict[str, Any] = {
 
 
 def check_trace(trace: object, num_jobs: int) -> tuple[JobSpec, ...]:
-    """``trace`` as a tuple of jobs sorted by ``(arrival, job_id)`` with unique ids and at least
-    ``num_jobs`` of them; errors name the field."""
+    """``trace`` as a tuple of jobs sorted by ``(arrival, job_id)`` with unique ids, at most
+    ``MAX_JOB_STAGES`` stages each, and at least ``num_jobs`` of them; errors name the field."""
     ok = isinstance(trace, Sequence) and len(trace) > 0
     _require(ok, "trace", "must be a non-empty list of JobSpec", trace)
     trace = tuple(trace)  # type: ignore[arg-type]

@@ -60,7 +60,8 @@ class ServingConfig(FromMapping):
             ``CompoundLLMConfig``.
         token_scale: squashing scale of token counts (prompt, ``max_tokens``, output
             estimate, free KV cache).
-        trace: fixed jobs replayed in every episode (use :meth:`from_trace`).
+        trace: fixed jobs replayed in every episode (use :meth:`from_trace`), each of at most
+            ``MAX_JOB_STAGES`` (8,192) stages.
     """
 
     num_jobs: int = 500
