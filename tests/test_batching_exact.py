@@ -11,7 +11,7 @@ are frequent; with decimal constants they agree to 1e-9 relative.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +35,7 @@ from llm_sched_env.core import (
     Simulator,
     SingleStream,
 )
-from llm_sched_env.core.executors import BatchingPool
+from llm_sched_env.core.executors import BatchingPool, continuous_batching
 
 APPS = ("task_automation", "code_generation", "sorting", "other")
 # name: (fast-path policy, its queue key for decision mode, the reference's key)
@@ -174,22 +174,26 @@ def check_limits(pool: BatchingPool) -> tuple[int, int, int]:
     return peak
 
 
-def watch_limits(sim: Simulator) -> dict[str, tuple[int, int, int]]:
-    """Check the limits of every batching pool after each time it starts work; the returned dict
-    fills with each pool's peak batch, KV need and iteration tokens."""
-    peaks: dict[str, tuple[int, int, int]] = {}
-    for pool in sim.pools:
-        if isinstance(pool, BatchingPool):
+class WatchedPool(BatchingPool):
+    """A batching pool that checks its limits after each time it starts work (:func:`check_limits`)
+    and keeps its peak batch, KV need and iteration tokens."""
 
-            def start(now: float, decide: bool, pool: BatchingPool = pool, inner=pool.start) -> bool:
-                stopped = inner(now, decide)
-                peak = check_limits(pool)
-                old = peaks.get(pool.name, (0, 0, 0))
-                peaks[pool.name] = tuple(max(a, b) for a, b in zip(old, peak, strict=True))
-                return stopped
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.peak = (0, 0, 0)
 
-            pool.start = start  # type: ignore[method-assign]
-    return peaks
+    def start(self, now: float, decide: bool) -> bool:
+        stopped = super().start(now, decide)
+        self.peak = tuple(max(a, b) for a, b in zip(self.peak, check_limits(self), strict=True))
+        return stopped
+
+
+@pytest.fixture(autouse=True, scope="module")
+def watched_pools() -> Iterator[None]:
+    """Every batching pool built in this module is a :class:`WatchedPool`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(continuous_batching, "BatchingPool", WatchedPool)
+        yield
 
 
 def batching_counts(sim: Simulator) -> tuple[int, int]:
@@ -199,7 +203,6 @@ def batching_counts(sim: Simulator) -> tuple[int, int]:
 
 def fast_finishes(scenario: Scenario, policy: str) -> tuple[dict[int, float], tuple[int, int]]:
     sim = Simulator(scenario.jobs, cluster=scenario.cluster, policy=POLICIES[policy][0]())
-    watch_limits(sim)
     results = sim.run()
     return dict(zip(results.job_ids, results.finishes, strict=True)), batching_counts(sim)
 
@@ -220,7 +223,6 @@ def decision_finishes(scenario: Scenario, policy: str) -> tuple[dict[int, float]
     """Decision mode: stop at every open choice and dispatch the policy's pick among ``choices``."""
     _, queue_key, key = POLICIES[policy]
     sim = Simulator(scenario.jobs, cluster=scenario.cluster, queue_factory=lambda: DecisionQueue(queue_key))
-    watch_limits(sim)
     while sim.advance():
         pool = sim.decision_pools()[0]
         choices = sim.choices(pool)
@@ -362,9 +364,8 @@ def test_the_fast_path_fills_but_never_exceeds_its_limits() -> None:
     cluster = replicas(1, kv_capacity=6000, max_num_seqs=4, max_num_batched_tokens=4096)
     jobs = [one_call_job(i, 0.0, 1000, 900) for i in range(8)]
     sim = Simulator(jobs, cluster=cluster, policy=FCFS())
-    peaks = watch_limits(sim)
     sim.run()
-    assert peaks["llm"] == (4, 6000, 4000)
+    assert sim.pools[1].peak == (4, 6000, 4000)
     assert sim.pools[1].preemptions > 0
     reference = check(Scenario(cluster, jobs, exact=False), "fcfs")  # decimal default constants
     assert comparable(Scenario(cluster, jobs, exact=False), reference)

@@ -182,9 +182,12 @@ def test_reset_seed_gives_the_workloads_jobs_and_unseeded_resets_are_reproducibl
 
 
 # ------------------------------------------------------------------- copies, vectors
+@pytest.mark.parametrize("env_id", ["CompoundLLMSmall-v0", "CompoundLLMServingSmall-v0"])
 @pytest.mark.parametrize("clone", [copy.deepcopy, lambda env: pickle.loads(pickle.dumps(env))])
-def test_copies_mid_episode_continue_identically(clone) -> None:
-    env = gym.make("CompoundLLMSmall-v0")
+def test_copies_mid_episode_continue_identically(clone, env_id: str) -> None:
+    # On the serving env, the copy's batching pool must be its own (a compiled pool's bound methods
+    # are copied by reference, so the simulator and the queues must not keep them).
+    env = gym.make(env_id)
     rng = np.random.default_rng(0)
     obs, _ = env.reset(seed=2)
     for _ in range(60):
@@ -194,7 +197,7 @@ def test_copies_mid_episode_continue_identically(clone) -> None:
     assert_same_transitions(
         masked_random_rollout(env, seed=9, obs=obs), masked_random_rollout(twin, seed=9, obs=obs)
     )
-    fresh = clone(gym.make("CompoundLLMSmall-v0"))
+    fresh = clone(gym.make(env_id))
     assert_same_transitions(masked_random_rollout(fresh, 1, 20), masked_random_rollout(env, 1, 20))
 
 

@@ -127,7 +127,6 @@ class Simulator:
         ]
         self.ready: list[ReadyQueue] = [pool.queue for pool in self.pools]
         self.num_executors = tuple(spec.count for spec in cluster.pools)
-        self._push = [pool.push for pool in self.pools]
         self._paper_layout = cluster.is_paper
         # (spec.pools, spec.kinds) -> each stage's pool, and the stages left to check (Cluster.checked_stages)
         self._routes: dict[tuple, tuple[tuple[int, ...], tuple[tuple[int, PoolSpec], ...]]] = {}
@@ -228,7 +227,6 @@ class Simulator:
         """
         events = self._heap.events
         pools = self.pools
-        push = self._push
         active = self.active
         schedule = self.schedule
         on_complete = self._on_complete
@@ -279,14 +277,14 @@ class Simulator:
                             if pending[child] == 0 and status[child] == BLOCKED:
                                 status[child] = READY
                                 since[child] = now
-                                push[job_pools[child]](job, child)
+                                pools[job_pools[child]].push(job, child)
                         for revealed in spec.reveals[stage]:
                             since[revealed] = now
                             if pending[revealed]:
                                 status[revealed] = BLOCKED
                             else:
                                 status[revealed] = READY
-                                push[job_pools[revealed]](job, revealed)
+                                pools[job_pools[revealed]].push(job, revealed)
                     if on_stage_complete is not None:
                         on_stage_complete(job, stage)
                     if not job.remaining:
@@ -307,6 +305,6 @@ class Simulator:
                         job.status[stage] = BLOCKED
                     else:
                         job.status[stage] = READY
-                        push[job_pools[stage]](job, stage)
+                        pools[job_pools[stage]].push(job, stage)
                 self._pull_next_job()
                 next_job = self._next_job

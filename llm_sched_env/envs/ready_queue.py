@@ -13,6 +13,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator
 
 from llm_sched_env.core import READY, JobState
+from llm_sched_env.core.executors import BatchingPool
 from llm_sched_env.envs.stage_table import STAGE_BITS, StageTable
 
 StageRef = tuple[JobState, int]
@@ -22,9 +23,9 @@ class FcfsReadyQueue:
     """Ready stages of one pool, iterated in FCFS order (arrival rank, then position)."""
 
     __slots__ = (
+        "batching_pool",
         "by_class",
         "class_index",
-        "context",
         "contexts",
         "items",
         "keys",
@@ -38,14 +39,18 @@ class FcfsReadyQueue:
         self.keys: list[int] = []  # sorted stage keys
         self.by_class: list[list[int]] = [[] for _ in table.apps.classes]  # sorted keys per app class
         self.items: dict[int, StageRef] = {}
-        # For a batching pool (see track_contexts): each stage's context.
-        self.context: Callable[[JobState, int], int] | None = None
+        # For a batching pool's queue (see track_contexts): the pool, and each stage's context.
+        self.batching_pool: BatchingPool | None = None
         self.contexts: dict[int, int] = {}
 
-    def track_contexts(self, context: Callable[[JobState, int], int]) -> None:
-        """Keep ``context(job, stage)`` (a batching pool's prompt plus kept tokens) of every stage
-        pushed from now on, by stage key, in ``contexts``."""
-        self.context = context
+    def track_contexts(self, pool: BatchingPool) -> None:
+        """Keep ``pool.context(job, stage)`` (prompt plus kept tokens) of every stage pushed from
+        now on, by stage key, in ``contexts``.
+
+        The queue keeps the pool, not its bound method: ``copy.deepcopy`` copies the bound
+        methods of a compiled pool by reference, so a copied queue would ask the original pool.
+        """
+        self.batching_pool = pool
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -60,8 +65,8 @@ class FcfsReadyQueue:
         insort(self.by_class[self.class_index.get(job.spec.app, self.other_class)], key)
         self.items[key] = (job, stage)
         self.table.record(job, stage, READY)
-        if self.context is not None:
-            self.contexts[key] = self.context(job, stage)
+        if self.batching_pool is not None:
+            self.contexts[key] = self.batching_pool.context(job, stage)
 
     def remove(self, job: JobState, stage: int) -> None:
         key = (job.rank << STAGE_BITS) | stage
@@ -75,7 +80,7 @@ class FcfsReadyQueue:
         keys = self.by_class[self.class_index.get(job.spec.app, self.other_class)]
         del keys[bisect_left(keys, key)]
         self.table.left_queue(job, stage)
-        if self.context is not None:
+        if self.batching_pool is not None:
             del self.contexts[key]
 
     def pop(self) -> StageRef:

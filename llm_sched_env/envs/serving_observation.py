@@ -90,7 +90,7 @@ class ServingObservationEncoder(SlotEncoder):
         self._batching = [isinstance(pool, BatchingPool) for pool in sim.pools]
         for pool, batching in zip(sim.pools, self._batching, strict=True):
             if batching:
-                pool.queue.track_contexts(pool.context)
+                pool.queue.track_contexts(pool)
 
     # ------------------------------------------------------------------- encoding
     def encode(self, sim: Simulator) -> dict[str, np.ndarray]:
