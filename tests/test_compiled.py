@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import subprocess
@@ -9,13 +10,14 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 from llm_sched_env.baselines import FCFS, PSTCS
 from test_batching_exact import seeded_scenario
 
-from llm_sched_env.core import Simulator
+from llm_sched_env.core import RUNNING, Simulator
 from llm_sched_env.core.executors import COMPILED, batching_pool, continuous_batching
-from llm_sched_env.core.executors.compiled import PURE_PYTHON_VARIABLE
+from llm_sched_env.core.executors.compiled import COMPILED_MODULES, PURE_PYTHON_VARIABLE
 from llm_sched_env.envs import default_cluster
 from llm_sched_env.experiments.serving import serving_cluster
 from llm_sched_env.workloads import Workload
@@ -34,12 +36,12 @@ def source_module() -> ModuleType:
     return module
 
 
-def outcome(jobs: list, cluster: object, policy: object) -> tuple:
-    """Per-job finish times, preemptions and iterations of a fast-path run."""
+def outcome(jobs: list, cluster: object, policy: object, pool_class: type) -> tuple:
+    """Per-job finish times, preemptions and iterations of a fast-path run on ``pool_class``."""
     sim = Simulator(jobs, cluster=cluster, policy=policy)
     results = sim.run()
     pools = [p for p in sim.pools if type(p).__name__ == "BatchingPool"]
-    assert pools
+    assert pools and all(type(p) is pool_class for p in pools)
     return list(results.finishes), [p.preemptions for p in pools], [p.iterations for p in pools]
 
 
@@ -62,9 +64,13 @@ def test_the_compiled_pool_gives_exactly_its_sources_results(monkeypatch: pytest
     for seed in range(40):  # small limits: preemptions, binding token budgets, exact ties
         scenario = seeded_scenario(seed)
         runs.append((scenario.jobs, scenario.cluster, (FCFS, PSTCS)[seed % 2]))
-    compiled = [outcome(jobs, cluster, policy()) for jobs, cluster, policy in runs]
+    compiled = [
+        outcome(jobs, cluster, policy(), batching_pool.BatchingPool) for jobs, cluster, policy in runs
+    ]
     monkeypatch.setattr(continuous_batching, "BatchingPool", source.BatchingPool)
-    assert [outcome(jobs, cluster, policy()) for jobs, cluster, policy in runs] == compiled
+    assert [
+        outcome(jobs, cluster, policy(), source.BatchingPool) for jobs, cluster, policy in runs
+    ] == compiled
     assert sum(sum(preemptions) > 0 for _, preemptions, _ in compiled) >= 5  # 8 of the 44 runs preempt
 
 
@@ -73,9 +79,70 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
         [sys.executable, "-W", "error::RuntimeWarning", "-c", code],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env={**os.environ, PURE_PYTHON_VARIABLE: "0", **env},
         check=False,
     )
+
+
+# Masked random rollouts of the serving env (decision mode: admission limits, choices, dispatch,
+# the replicas' rows), digested; with a path, the episode is pickled there halfway (when the file
+# does not exist) or taken from it (when it does) before it goes on.
+ROLLOUT = """
+import hashlib, os, pickle, sys
+import numpy as np
+from llm_sched_env.envs import CompoundLLMServingEnv, SERVING_SMALL_VARIANT
+digest = hashlib.sha256()
+path = sys.argv[1] if len(sys.argv) > 1 else None
+for seed in (0, 1):
+    env = CompoundLLMServingEnv(**SERVING_SMALL_VARIANT)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    terminated, steps = False, 0
+    while not terminated:
+        if path and seed == 1 and steps == 100:
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    env = pickle.load(f)
+            else:
+                with open(path, "wb") as f:
+                    pickle.dump(env, f)
+        obs, reward, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))
+        digest.update(b"".join(obs[k].tobytes() for k in sorted(obs)) + np.float64(reward).tobytes())
+        steps += 1
+print(digest.hexdigest())
+"""
+
+
+@needs_compiled
+def test_both_builds_give_the_same_serving_episodes_and_read_each_others_pickles(tmp_path: Path) -> None:
+    def rollout(pure: bool, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", ROLLOUT, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, PURE_PYTHON_VARIABLE: "1" if pure else "0"},
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    expected = rollout(False)
+    assert rollout(True) == expected
+    for writer, reader in ((False, True), (True, False)):
+        path = str(tmp_path / f"episode-{writer}.pickle")
+        assert rollout(writer, path) == expected  # pickled halfway, then goes on
+        assert rollout(reader, path) == expected  # the other build goes on from the pickle
+
+
+def test_setup_compiles_the_modules_that_the_loader_knows() -> None:
+    setup = ast.parse((Path(__file__).parents[1] / "setup.py").read_text())
+    sources = next(
+        node.value
+        for node in setup.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "COMPILED_SOURCES"
+    )
+    paths = ast.literal_eval(sources)
+    assert tuple(path.removesuffix(".py").replace("/", ".") for path in paths) == COMPILED_MODULES
 
 
 def test_the_pure_python_variable_runs_the_source() -> None:
@@ -105,3 +172,12 @@ def test_a_build_of_another_source_runs_the_source_with_a_warning() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["False", str(SOURCE)]
     assert "not of its current source" in lines[1] and "pip install -e ." in lines[1]
+
+
+def test_dispatch_takes_a_numpy_integer_stage() -> None:
+    # The compiled pool accepts only ints; Simulator.dispatch converts what operator.index takes.
+    sim = Simulator(list(Workload().jobs(30, 0)), cluster=serving_cluster(2, 1))
+    assert sim.advance()
+    job, stage = sim.choices(sim.decision_pools()[0])[0]
+    sim.dispatch(job, np.int64(stage))
+    assert job.status[stage] == RUNNING

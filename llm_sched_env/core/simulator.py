@@ -13,6 +13,7 @@ picks stages with :meth:`Simulator.dispatch`.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
 from itertools import count
@@ -158,6 +159,7 @@ class Simulator:
 
     def dispatch(self, job: JobState, stage: int) -> None:
         """Start ready ``stage`` of ``job`` on its pool (decision mode)."""
+        stage = operator.index(stage)  # a numpy integer too (the compiled batching pool takes only ints)
         if self.policy is not None:
             raise RuntimeError("dispatch() is for decision mode; this simulator has a fast-path policy")
         if self.active.get(job.spec.job_id) is not job:

@@ -14,8 +14,9 @@ is the one it was built from (:mod:`llm_sched_env.core.executors.compiled`), and
 ``tests/test_compiled.py`` checks that both give the same results. Compiled classes differ
 from Python ones in three ways that matter here: their methods cannot be replaced on an
 instance (subclass instead), ``copy.deepcopy`` copies their bound methods by reference (keep
-the pool, not ``pool.push``), and mypy must accept the module (else the install falls back to
-Python, which ``tests/test_compiled.py`` reports in CI).
+the pool, not ``pool.push``), and arguments must have their declared types (an ``int``, not a
+numpy integer). mypy must accept the module, else the install falls back to Python (which
+``tests/test_compiled.py`` reports in CI).
 """
 
 from __future__ import annotations
@@ -74,27 +75,14 @@ def _fits(queued: dict[tuple[int, int], int], limit: int, job: JobState, stage: 
 _Sequence = tuple["JobState", int, int, int]
 
 
+# Both classes pickle and deep-copy when compiled: ``serializable`` (which, in mypyc 2.4, leaves
+# instances without their attributes unless interpreted subclasses are allowed too). No
+# ``__slots__``: pickles then carry the same state dict in both builds.
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class _Replica:
     """One executor. After ``iterations`` iterations, a sequence admitted at iteration ``i0``
     with ``g0`` tokens has ``g0 + iterations - i0``; ``need_base + len(seqs) * iterations`` is
     the KV the running sequences need in the next iteration (sum of ``p + g + 1``)."""
-
-    __slots__ = (
-        "batch_first",
-        "batch_kv0",
-        "decode",
-        "decoders",
-        "finish_heap",
-        "id",
-        "iterations",
-        "need_base",
-        "planned",
-        "prefill",
-        "seqs",
-        "start",
-        "version",
-    )
 
     def __init__(self, executor_id: int) -> None:
         self.id = executor_id
